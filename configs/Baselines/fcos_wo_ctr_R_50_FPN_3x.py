@@ -1,0 +1,3 @@
+from .fcos_R_50_FPN_3x import dataloader, lr_multiplier, model, optimizer, scale, train
+
+model.head.use_centerness = False

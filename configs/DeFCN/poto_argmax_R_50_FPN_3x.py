@@ -1,0 +1,6 @@
+# Reference variant: per-gt argmax instead of Hungarian (POTO, no 3DMF/aux).
+from .poto_3dmf_aux_R_50_FPN_3x import dataloader, lr_multiplier, model, optimizer, scale, train
+
+model.aux_loss_weight = 0.0
+model.head.use_3dmf = False
+model.assigner.solver = "argmax"

@@ -1,0 +1,125 @@
+"""Config helpers shared by every method: yacs keys for the baselines and the small CPU variant.
+
+Small CPU variant ("scale=cpu"): every LazyConfig in ``configs/`` keeps the paper's settings
+(ImageNet R50/R101, 800 px, long schedules) and also runs at CPU scale with the single override
+``scale=cpu`` on the ``train_net.py`` command line (``apply_scale`` is called by train_net.py and
+by the tests). It follows ``../shared/cpu-study.md``: ResNet-18 + FPN from scratch with trainable BN,
+128-channel heads, short side 320 (max 533), batch 4, SGD lr 0.01 with 100 warm-up iterations and
+x0.1 at 80%, datasets from ``../shared/data`` (or the bundled sample).
+"""
+from typing import Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from detectron2.config import CfgNode as CN
+from detectron2.config import LazyCall as L
+from detectron2.layers import ShapeSpec
+
+from .modeling.resnet import small_resnet_fpn_backbone
+
+__all__ = ["add_fcos_config", "apply_scale", "cpu_lr_multiplier", "SCALES"]
+
+SCALES = ("paper", "cpu")
+CPU_WIDTH = 128
+
+
+def add_fcos_config(cfg: CN) -> None:
+    """yacs keys of the FCOS baseline (``MODEL.META_ARCHITECTURE: FCOS``)."""
+    _C = cfg
+    _C.MODEL.FCOS = CN()
+    _C.MODEL.FCOS.NUM_CLASSES = 80
+    _C.MODEL.FCOS.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]
+    _C.MODEL.FCOS.NUM_CONVS = 4
+    _C.MODEL.FCOS.NORM = "GN"
+    _C.MODEL.FCOS.PRIOR_PROB = 0.01
+    _C.MODEL.FCOS.USE_CENTERNESS = True
+    _C.MODEL.FCOS.CENTER_SAMPLING_RADIUS = 1.5
+    _C.MODEL.FCOS.FOCAL_LOSS_ALPHA = 0.25
+    _C.MODEL.FCOS.FOCAL_LOSS_GAMMA = 2.0
+    _C.MODEL.FCOS.SCORE_THRESH_TEST = 0.05
+    _C.MODEL.FCOS.TOPK_CANDIDATES_TEST = 1000
+    # < 0: no NMS (raw candidates; the NMS-aware evaluator then reports both columns)
+    _C.MODEL.FCOS.NMS_THRESH_TEST = 0.6
+
+
+def cpu_lr_multiplier(max_iter: int, warmup_iters: int = 100, decay_at: float = 0.8):
+    """cpu-study.md schedule: linear warm-up over ``warmup_iters``, x0.1 at ``decay_at`` of training."""
+    from fvcore.common.param_scheduler import MultiStepParamScheduler
+
+    from detectron2.solver import WarmupParamScheduler
+
+    max_iter = max(int(max_iter), 1)
+    return WarmupParamScheduler(
+        MultiStepParamScheduler(
+            values=[1.0, 0.1], milestones=[max(int(decay_at * max_iter), 1)], num_updates=max_iter
+        ),
+        warmup_length=min(warmup_iters / max_iter, 1.0),
+        warmup_method="linear",
+        warmup_factor=0.001,
+    )
+
+
+def _set_head_width(head: DictConfig, width: int) -> None:
+    """Patch every channel-count field a d2dense/detectron2 head config may carry."""
+    if "conv_dims" in head:
+        head.conv_dims = [width] * len(head.conv_dims)
+    if "input_shape" in head:
+        shapes = head.input_shape
+        n = len(shapes) if isinstance(shapes, (list, tuple)) or OmegaConf.is_list(shapes) else 5
+        head.input_shape = [ShapeSpec(channels=width)] * n
+    for key in ("in_channels", "channels", "feat_channels"):
+        if key in head and isinstance(head[key], int):
+            setattr(head, key, width)
+
+
+def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
+    """Apply ``cfg.scale`` (``"paper"`` = leave as is, ``"cpu"`` = small CPU variant) in place.
+
+    Idempotent, so a saved ``config.yaml`` of a CPU run can be loaded and scaled again. A model
+    may define ``cfg.cpu_scale_hook`` (a dotted path to ``fn(cfg)``) for parts this generic patch
+    cannot know about (e.g. YOLOF's encoder).
+    """
+    scale = scale or cfg.get("scale", "paper")
+    if scale not in SCALES:
+        raise ValueError(f"config key 'scale' must be one of {SCALES}, got {scale!r}")
+    cfg.scale = scale
+    if scale == "paper":
+        return cfg
+    model = cfg.model
+    if "backbone" in model and "bottom_up" in model.backbone:
+        p6p7_from = model.backbone.top_block.get("in_feature", "res5") if "top_block" in model.backbone else "p5"
+        model.backbone = L(small_resnet_fpn_backbone)(
+            depth=18, out_channels=CPU_WIDTH, norm="BN", p6p7_from=p6p7_from
+        )
+    if "head" in model:
+        _set_head_width(model.head, CPU_WIDTH)
+    hook = cfg.get("cpu_scale_hook")
+    if hook:
+        from detectron2.utils.registry import locate
+
+        locate(hook)(cfg)
+
+    dl = cfg.dataloader
+    if dl.train.dataset.names in ("coco_2017_train", ("coco_2017_train",)):
+        dl.train.dataset.names = "coco_mini_train"
+    if dl.test.dataset.names in ("coco_2017_val", ("coco_2017_val",)):
+        dl.test.dataset.names = "coco_mini_val"
+    for aug in dl.train.mapper.augmentations:
+        if aug.get("short_edge_length") is not None:
+            aug.short_edge_length = (320,)
+            aug.max_size = 533
+            aug.sample_style = "choice"
+    for aug in dl.test.mapper.augmentations:
+        if aug.get("short_edge_length") is not None:
+            aug.short_edge_length = 320
+            aug.max_size = 533
+    dl.train.total_batch_size = 4
+    dl.train.num_workers = min(dl.train.get("num_workers", 2), 2)
+    dl.test.num_workers = min(dl.test.get("num_workers", 2), 2)
+    cfg.optimizer.lr = 0.01
+    cfg.train.init_checkpoint = ""
+    cfg.train.max_iter = min(cfg.train.max_iter, 3000)
+    cfg.train.eval_period = 0
+    cfg.train.checkpointer.period = max(cfg.train.max_iter // 2, 1)
+    cfg.lr_multiplier = L(cpu_lr_multiplier)(max_iter="${train.max_iter}")
+    return cfg

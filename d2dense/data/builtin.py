@@ -1,0 +1,88 @@
+"""Dataset names d2dense registers (in addition to detectron2's builtin ``coco_2017_*``, which work
+as usual when ``DETECTRON2_DATASETS`` points at a COCO folder).
+
+=========================  ======================================================================
+name                       source
+=========================  ======================================================================
+coco_sample                ``datasets/coco_sample`` (bundled: 32 COCO train2017 images, 80 classes)
+coco_sample_person         same images, person only
+coco_mini_{train,val}      ``<shared>/coco_mini`` (official COCO 2017 subset, 80 classes)
+coco_mini_person_{t,v}     ``<shared>/coco_mini`` person-only views (ignore regions kept)
+pennfudan_{train,val,all}  ``<shared>/pennfudan`` (Penn-Fudan pedestrians, 1 class)
+crowdhuman_{train,val}     ``$DETECTRON2_DATASETS/crowdhuman`` (official odgt layout)
+=========================  ======================================================================
+
+``<shared>`` is ``$D2DENSE_SHARED_DATA`` if set, else ``../shared/data`` next to the repository.
+Sets whose files are absent are not registered, so ``DatasetCatalog.list()`` shows what is usable.
+Registration is lazy (files are read on ``DatasetCatalog.get``) and idempotent.
+"""
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from .coco_format import load_coco_detection_json
+from .crowdhuman import load_crowdhuman_odgt
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+__all__ = ["register_all", "register_coco_detection", "shared_data_root", "REPO_ROOT"]
+
+
+def shared_data_root() -> str:
+    return os.environ.get("D2DENSE_SHARED_DATA", os.path.join(REPO_ROOT, "..", "shared", "data"))
+
+
+def register_coco_detection(name: str, json_file: str, image_root: str, **metadata) -> None:
+    """Register a COCO-format detection json under ``name`` with d2dense's validating loader."""
+    if name in DatasetCatalog.list():
+        return
+    DatasetCatalog.register(
+        name, lambda: load_coco_detection_json(json_file, image_root, dataset_name=name)
+    )
+    MetadataCatalog.get(name).set(
+        json_file=json_file, image_root=image_root, evaluator_type="coco", **metadata
+    )
+
+
+def _register_crowdhuman(root: str) -> None:
+    for split in ("train", "val"):
+        name = f"crowdhuman_{split}"
+        odgt = os.path.join(root, f"annotation_{split}.odgt")
+        if name in DatasetCatalog.list() or not os.path.isfile(odgt):
+            continue
+        image_root = os.path.join(root, "Images")
+        DatasetCatalog.register(
+            name, lambda odgt=odgt, image_root=image_root, name=name: load_crowdhuman_odgt(odgt, image_root, name)
+        )
+        MetadataCatalog.get(name).set(thing_classes=["person"], evaluator_type="crowd", image_root=image_root)
+
+
+def register_all() -> None:
+    sample = os.path.join(REPO_ROOT, "datasets", "coco_sample")
+    if os.path.isdir(sample):
+        images = os.path.join(sample, "images")
+        register_coco_detection("coco_sample", os.path.join(sample, "instances.json"), images)
+        register_coco_detection(
+            "coco_sample_person", os.path.join(sample, "person.json"), images, person_dataset=True
+        )
+    shared = shared_data_root()
+    coco_mini = os.path.join(shared, "coco_mini")
+    for split in ("train", "val"):
+        ann = os.path.join(coco_mini, "annotations", f"instances_{split}2017.json")
+        if os.path.isfile(ann):
+            images = os.path.join(coco_mini, f"{split}2017")
+            register_coco_detection(f"coco_mini_{split}", ann, images)
+            register_coco_detection(
+                f"coco_mini_person_{split}",
+                os.path.join(coco_mini, "annotations", f"person_{split}2017.json"),
+                images,
+                person_dataset=True,
+            )
+    pennfudan = os.path.join(shared, "pennfudan")
+    for split in ("train", "val", "all"):
+        ann = os.path.join(pennfudan, "annotations", f"{split}.json")
+        if os.path.isfile(ann):
+            register_coco_detection(
+                f"pennfudan_{split}", ann, os.path.join(pennfudan, "images"), person_dataset=True
+            )
+    _register_crowdhuman(os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "crowdhuman"))

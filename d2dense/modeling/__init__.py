@@ -1,0 +1,3 @@
+from .fcos import FCOS, FCOSHead
+from .postprocess import select_detections
+from .resnet import small_resnet_fpn_backbone

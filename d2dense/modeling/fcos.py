@@ -1,0 +1,121 @@
+"""detectron2's FCOS as a registered, yacs-buildable baseline with an optional centerness branch.
+
+DeFCN's Table 1 baseline is "FCOS without centerness" and PSS keeps centerness; both are this class.
+Everything else (point anchors, center sampling with scale ranges, focal + GIoU losses, EMA
+normaliser) is upstream's, inherited unchanged.
+"""
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
+from detectron2.modeling.meta_arch.fcos import FCOS as _UpstreamFCOS
+from detectron2.modeling.meta_arch.fcos import FCOSHead as _UpstreamFCOSHead
+from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+
+from .postprocess import select_detections
+
+__all__ = ["FCOS", "FCOSHead"]
+
+
+class FCOSHead(_UpstreamFCOSHead):
+    """Upstream ``FCOSHead``; with ``use_centerness=False`` it has no centerness conv at all (so no
+    unused parameter under DDP) and returns ``(logits, bbox_reg)``."""
+
+    def __init__(self, *, input_shape: List[ShapeSpec], conv_dims: List[int], use_centerness=True, **kwargs):
+        super().__init__(input_shape=input_shape, conv_dims=conv_dims, **kwargs)
+        self.use_centerness = use_centerness
+        if not use_centerness:
+            del self.ctrness
+
+    def forward(self, features):
+        if self.use_centerness:
+            return super().forward(features)
+        # RetinaNetHead.forward is exactly the two towers + cls_score/bbox_pred.
+        return RetinaNetHead.forward(self, features)
+
+
+@META_ARCH_REGISTRY.register()
+class FCOS(_UpstreamFCOS):
+    """Upstream FCOS plus: ``use_centerness`` (DeFCN Table 1 baseline), ``test_nms_thresh=None`` for
+    raw (NMS-free) outputs, and ``@configurable`` so ``MODEL.META_ARCHITECTURE: FCOS`` builds it."""
+
+    @configurable
+    def __init__(self, *, use_centerness: bool = True, test_nms_thresh: Optional[float] = 0.6, **kwargs):
+        super().__init__(test_nms_thresh=test_nms_thresh, **kwargs)
+        self.use_centerness = use_centerness
+
+    @classmethod
+    def from_config(cls, cfg):
+        backbone = build_backbone(cfg)
+        shapes = backbone.output_shape()
+        in_features = cfg.MODEL.FCOS.IN_FEATURES
+        head = FCOSHead(
+            input_shape=[shapes[f] for f in in_features],
+            num_classes=cfg.MODEL.FCOS.NUM_CLASSES,
+            conv_dims=[shapes[in_features[0]].channels] * cfg.MODEL.FCOS.NUM_CONVS,
+            norm=cfg.MODEL.FCOS.NORM,
+            prior_prob=cfg.MODEL.FCOS.PRIOR_PROB,
+            use_centerness=cfg.MODEL.FCOS.USE_CENTERNESS,
+        )
+        nms = cfg.MODEL.FCOS.NMS_THRESH_TEST
+        return {
+            "backbone": backbone,
+            "head": head,
+            "head_in_features": in_features,
+            "num_classes": cfg.MODEL.FCOS.NUM_CLASSES,
+            "center_sampling_radius": cfg.MODEL.FCOS.CENTER_SAMPLING_RADIUS,
+            "focal_loss_alpha": cfg.MODEL.FCOS.FOCAL_LOSS_ALPHA,
+            "focal_loss_gamma": cfg.MODEL.FCOS.FOCAL_LOSS_GAMMA,
+            "test_score_thresh": cfg.MODEL.FCOS.SCORE_THRESH_TEST,
+            "test_topk_candidates": cfg.MODEL.FCOS.TOPK_CANDIDATES_TEST,
+            "test_nms_thresh": nms if nms >= 0 else None,
+            "max_detections_per_image": cfg.TEST.DETECTIONS_PER_IMAGE,
+            "use_centerness": cfg.MODEL.FCOS.USE_CENTERNESS,
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+        }
+
+    def _split_predictions(self, predictions):
+        if self.use_centerness:
+            return self._transpose_dense_predictions(predictions, [self.num_classes, 4, 1])
+        logits, deltas = self._transpose_dense_predictions(predictions, [self.num_classes, 4])
+        return logits, deltas, None
+
+    def forward_training(self, images, features, predictions, gt_instances):
+        pred_logits, pred_deltas, pred_centerness = self._split_predictions(predictions)
+        anchors = self.anchor_generator(features)
+        gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances)
+        if self.use_centerness:
+            return self.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, pred_centerness)
+        # Without the branch there is no centerness target: the upstream loss minus its ctr term.
+        dummy = [torch.zeros_like(x[..., :1]) for x in pred_deltas]
+        losses = self.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, dummy)
+        del losses["loss_fcos_ctr"]
+        return losses
+
+    def forward_inference(self, images, features, predictions):
+        pred_logits, pred_deltas, pred_centerness = self._split_predictions(predictions)
+        anchors = self.anchor_generator(features)
+        results = []
+        for img_idx, image_size in enumerate(images.image_sizes):
+            if self.use_centerness:
+                scores = [
+                    torch.sqrt(x[img_idx].sigmoid() * y[img_idx].sigmoid())
+                    for x, y in zip(pred_logits, pred_centerness)
+                ]
+            else:
+                scores = [x[img_idx].sigmoid() for x in pred_logits]
+            deltas = [x[img_idx] for x in pred_deltas]
+            results.append(self.inference_single_image(anchors, scores, deltas, image_size))
+        return results
+
+    def inference_single_image(self, anchors, box_cls, box_delta, image_size):
+        pred = self._decode_multi_level_predictions(
+            anchors, box_cls, box_delta, self.test_score_thresh, self.test_topk_candidates, image_size
+        )
+        return select_detections(pred, self.test_nms_thresh, self.max_detections_per_image)

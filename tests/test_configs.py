@@ -1,0 +1,39 @@
+"""Every config under configs/ loads, instantiates its model at both scales, and round-trips."""
+import os
+
+import pytest
+
+from detectron2.config import LazyConfig, instantiate
+
+from helpers import CONFIG_DIR, experiment_configs, load_config
+
+CONFIGS = experiment_configs()
+
+
+def test_configs_found():
+    assert len(CONFIGS) >= 10
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_instantiate_paper_and_cpu_scale(path):
+    cfg = load_config(path, scale="paper")
+    assert cfg.scale == "paper"
+    model = instantiate(cfg.model)
+    assert model.num_classes == cfg.model.num_classes
+    assert "bottom_up" in cfg.model.backbone  # paper scale keeps the ResNet-FPN of the paper
+    cpu = load_config(path, scale="cpu")
+    assert cpu.dataloader.train.total_batch_size == 4
+    small = instantiate(cpu.model)
+    n_small = sum(p.numel() for p in small.parameters())
+    n_paper = sum(p.numel() for p in model.parameters())
+    assert n_small < n_paper / 2
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if "R_50_FPN_3x" in p or "30k" in p][:6])
+def test_config_yaml_round_trip(path, tmp_path):
+    cfg = load_config(path, scale="cpu")
+    out = os.path.join(tmp_path, "config.yaml")
+    LazyConfig.save(cfg, out)
+    again = LazyConfig.load(out)
+    assert again.model._target_ == cfg.model._target_
+    instantiate(again.model)

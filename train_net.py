@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Train or evaluate any d2dense detector, from a LazyConfig (``.py``) or a yacs (``.yaml``) file.
+
+    python train_net.py --config-file configs/DeFCN/poto_3dmf_aux_R_50_FPN_3x.py --num-gpus 8
+    python train_net.py --config-file configs/DeFCN/poto_3dmf_aux_R_50_FPN_3x.py scale=cpu train.max_iter=600
+    python train_net.py --config-file X.py --eval-only train.init_checkpoint=output/model_final.pth
+    python train_net.py --config-file X.yaml --eval-only MODEL.WEIGHTS output/model_final.pth
+
+Overrides follow detectron2: ``key=value`` for LazyConfig, ``KEY VALUE`` pairs for yacs. It writes
+config.yaml, log.txt, metrics.json, TensorBoard events and periodic checkpoints to the output dir,
+logs an ETA, and runs on the CPU when there is no GPU. Evaluation results also go to
+``<output_dir>/eval_results.json``.
+"""
+import json
+import logging
+import os
+
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, get_cfg, instantiate
+from detectron2.engine import (
+    AMPTrainer,
+    DefaultTrainer,
+    SimpleTrainer,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+    launch,
+)
+from detectron2.engine.defaults import create_ddp_model
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+
+import d2dense.data  # noqa: F401  (registers the datasets)
+from d2dense.config import apply_scale
+from d2dense.utils import import_method_packages, yacs_config_adders
+
+logger = logging.getLogger("d2dense")
+
+
+def _resolve_device(requested: str) -> str:
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("train.device=%s but CUDA is not available: running on the CPU", requested)
+        return "cpu"
+    return requested
+
+
+def _save_results(output_dir, results):
+    if comm.is_main_process() and output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "eval_results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+
+
+# ---------------------------------------------------------------------------------------- lazy
+def do_test(cfg, model):
+    if "evaluator" not in cfg.dataloader:
+        return {}
+    results = inference_on_dataset(
+        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+    )
+    if comm.is_main_process():
+        print_csv_format(results)
+    _save_results(cfg.train.output_dir, results)
+    return results
+
+
+def do_train(args, cfg):
+    model = instantiate(cfg.model)
+    logger.info("Model:\n%s", model)
+    model.to(cfg.train.device)
+
+    cfg.optimizer.params.model = model
+    optim = instantiate(cfg.optimizer)
+    train_loader = instantiate(cfg.dataloader.train)
+    model = create_ddp_model(model, **cfg.train.ddp)
+    trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optim)
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    trainer.register_hooks(
+        [
+            hooks.IterationTimer(),
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
+            if comm.is_main_process()
+            else None,
+            hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
+            hooks.PeriodicWriter(
+                default_writers(cfg.train.output_dir, cfg.train.max_iter),
+                period=cfg.train.log_period,
+            )
+            if comm.is_main_process()
+            else None,
+        ]
+    )
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
+    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    trainer.train(start_iter, cfg.train.max_iter)
+
+
+def setup_lazy(args):
+    cfg = LazyConfig.load(args.config_file)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    apply_scale(cfg)
+    cfg.train.device = _resolve_device(cfg.train.get("device", "cuda"))
+    default_setup(cfg, args)
+    return cfg
+
+
+def main_lazy(args):
+    cfg = setup_lazy(args)
+    if args.eval_only:
+        model = instantiate(cfg.model)
+        model.to(cfg.train.device)
+        model = create_ddp_model(model)
+        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+        return do_test(cfg, model)
+    do_train(args, cfg)
+    return None
+
+
+# ---------------------------------------------------------------------------------------- yacs
+class YacsTrainer(DefaultTrainer):
+    """DefaultTrainer with d2dense's evaluators and validating mapper."""
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        from d2dense.evaluation import build_evaluators
+
+        return build_evaluators(dataset_name, output_dir=output_folder or cfg.OUTPUT_DIR)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        from detectron2.data import build_detection_train_loader
+
+        from d2dense.data import SafeDatasetMapper
+
+        return build_detection_train_loader(cfg, mapper=SafeDatasetMapper(cfg, is_train=True))
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        from detectron2.data import build_detection_test_loader
+
+        from d2dense.data import SafeDatasetMapper
+
+        return build_detection_test_loader(cfg, dataset_name, mapper=SafeDatasetMapper(cfg, is_train=False))
+
+
+def setup_yacs(args):
+    cfg = get_cfg()
+    for add_config in yacs_config_adders():
+        add_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.MODEL.DEVICE = _resolve_device(cfg.MODEL.DEVICE)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main_yacs(args):
+    cfg = setup_yacs(args)
+    if args.eval_only:
+        model = YacsTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        results = YacsTrainer.test(cfg, model)
+        _save_results(cfg.OUTPUT_DIR, results)
+        return results
+    trainer = YacsTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def main(args):
+    import_method_packages()
+    if args.config_file.endswith(".py"):
+        return main_lazy(args)
+    return main_yacs(args)
+
+
+def invoke_main() -> None:
+    args = default_argument_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus if torch.cuda.is_available() else 1,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
+if __name__ == "__main__":
+    invoke_main()
