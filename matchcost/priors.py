@@ -114,11 +114,14 @@ def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 2
         nx = (x1 - x0).clamp(min=0)
         ny = (y1 - y0).clamp(min=0)
         cnt = nx * ny
-        gid = torch.repeat_interleave(torch.arange(G, device=device), cnt)
-        if gid.numel() == 0:
+        cs = torch.cumsum(cnt, 0)
+        total = int(cs[-1])
+        if total == 0:
             return empty, empty.clone()
-        start = torch.cumsum(cnt, 0) - cnt
-        off = torch.arange(gid.numel(), device=device) - start[gid]
+        # (torch.repeat_interleave with a tensor of repeats is very slow on CPU in recent torch)
+        ar = torch.arange(total, device=device)
+        gid = torch.searchsorted(cs, ar, right=True)
+        off = ar - (cs - cnt)[gid]
         nxg = nx[gid]
         col = x0[gid] + off % nxg
         row = y0[gid] + torch.div(off, nxg, rounding_mode="floor")

@@ -71,8 +71,9 @@ class DenseModelE2EMixin:
                     boxes = torch.cat([xy, xy + wh], dim=1).tolist()
                     d["instances"] = make_instances(h, w, boxes, [0] * 150)
                 else:
+                    k = self.model.num_classes
                     d["instances"] = make_instances(
-                        h, w, [[10, 20, 90, 150], [100, 30, 240, 190], [5, 5, 12, 14]], [0, 1, 0]
+                        h, w, [[10, 20, 90, 150], [100, 30, 240, 190], [5, 5, 12, 14]], [0, 1 % k, 0]
                     )
             else:
                 d["instances"] = make_instances(h, w, [], [])

@@ -16,6 +16,7 @@ crowdhuman_{train,val}     ``$DETECTRON2_DATASETS/crowdhuman`` (official odgt la
 Sets whose files are absent are not registered, so ``DatasetCatalog.list()`` shows what is usable.
 Registration is lazy (files are read on ``DatasetCatalog.get``) and idempotent.
 """
+import json
 import os
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -25,7 +26,7 @@ from .crowdhuman import load_crowdhuman_odgt
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-__all__ = ["register_all", "register_coco_detection", "shared_data_root", "REPO_ROOT"]
+__all__ = ["register_all", "register_coco_detection", "register_subset", "shared_data_root", "REPO_ROOT"]
 
 
 def shared_data_root() -> str:
@@ -39,9 +40,30 @@ def register_coco_detection(name: str, json_file: str, image_root: str, **metada
     DatasetCatalog.register(
         name, lambda: load_coco_detection_json(json_file, image_root, dataset_name=name)
     )
+    # Class names and the id map are needed before the first DatasetCatalog.get (visualiser,
+    # evaluator, num_classes checks); reading the categories of these small jsons costs ~10 ms.
+    with open(json_file) as f:
+        cats = sorted(json.load(f)["categories"], key=lambda c: c["id"])
     MetadataCatalog.get(name).set(
-        json_file=json_file, image_root=image_root, evaluator_type="coco", **metadata
+        json_file=json_file,
+        image_root=image_root,
+        evaluator_type="coco",
+        thing_classes=[c["name"] for c in cats],
+        thing_dataset_id_to_contiguous_id={c["id"]: i for i, c in enumerate(cats)},
+        **metadata,
     )
+
+
+def register_subset(name: str, base: str, num_images: int) -> None:
+    """Register the first ``num_images`` images of dataset ``base`` as ``name`` (a COCO-format json
+    (no ``json_file``: the evaluator converts the subset's dicts, so it scores exactly these images)."""
+    if name in DatasetCatalog.list():
+        return
+    base_meta = MetadataCatalog.get(base)
+
+    DatasetCatalog.register(name, lambda: DatasetCatalog.get(base)[:num_images])
+    keep = ("person_dataset", "evaluator_type", "thing_classes", "thing_dataset_id_to_contiguous_id", "image_root")
+    MetadataCatalog.get(name).set(**{k: v for k, v in base_meta.as_dict().items() if k in keep})
 
 
 def _register_crowdhuman(root: str) -> None:
@@ -85,4 +107,7 @@ def register_all() -> None:
             register_coco_detection(
                 f"pennfudan_{split}", ann, os.path.join(pennfudan, "images"), person_dataset=True
             )
+    if "pennfudan_train" in DatasetCatalog.list():
+        # cpu-study.md "memorisation" regime: the first 16 training images, trained and tested on.
+        register_subset("pennfudan_train16", "pennfudan_train", 16)
     _register_crowdhuman(os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "crowdhuman"))

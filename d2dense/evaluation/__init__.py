@@ -6,6 +6,7 @@ columns (top-k by score, and class-aware NMS then top-k) and report the differen
 - :class:`NMSAwareCOCOEvaluator`: COCO AP/AP50/AP75/APs/APm/APl and AR@max_dets (pycocotools).
 - :class:`CrowdEvaluator`: AP@0.5, log-average miss rate (mMR) and recall with ignore regions,
   for person datasets (CrowdHuman, Penn-Fudan, COCO person views).
+- :func:`build_evaluators`: the evaluators a registered dataset needs, from its metadata.
 """
 
 from .columns import nms_top_k, split_nms_columns, top_k_by_score
@@ -17,8 +18,10 @@ from .crowd_evaluation import (
     log_average_miss_rate,
     match_detections,
 )
+from .build import build_evaluators
 
 __all__ = [
+    "build_evaluators",
     "NMSAwareCOCOEvaluator",
     "CrowdEvaluator",
     "match_detections",

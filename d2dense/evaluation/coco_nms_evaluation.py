@@ -122,16 +122,25 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
         self.reset()
 
     def _load_coco_gt(self):
-        if not hasattr(self._metadata, "json_file"):
-            # Same route as detectron2's COCOEvaluator, but without requiring output_dir and
-            # without reusing a possibly stale cache.
-            cache_dir = self._output_dir or tempfile.mkdtemp(prefix="d2dense_eval_")
-            cache_path = os.path.join(cache_dir, f"{self._dataset_name}_coco_format.json")
-            convert_to_coco_json(self._dataset_name, cache_path, allow_cached=False)
-            self._metadata.json_file = cache_path
-        json_file = PathManager.get_local_path(self._metadata.json_file)
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco_api = COCO(json_file)
+        json_file = self._metadata.get("json_file", None)
+        if json_file is not None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco_api = COCO(PathManager.get_local_path(json_file))
+        elif self._output_dir:
+            # Same route as detectron2's COCOEvaluator (cache in output_dir and remember it in
+            # the metadata), without reusing a possibly stale cache.
+            json_file = os.path.join(self._output_dir, f"{self._dataset_name}_coco_format.json")
+            convert_to_coco_json(self._dataset_name, json_file, allow_cached=False)
+            self._metadata.json_file = json_file
+            with contextlib.redirect_stdout(io.StringIO()):
+                coco_api = COCO(json_file)
+        else:
+            # detectron2 requires output_dir here; a throw-away file is enough.
+            with tempfile.TemporaryDirectory(prefix="d2dense_eval_") as tmp:
+                json_file = os.path.join(tmp, "coco_format.json")
+                convert_to_coco_json(self._dataset_name, json_file, allow_cached=False)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    coco_api = COCO(json_file)
         if "annotations" not in coco_api.dataset:
             raise ValueError(
                 f"'{json_file}' of dataset '{self._dataset_name}' has no annotations; "

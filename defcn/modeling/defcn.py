@@ -192,6 +192,11 @@ class DeFCN(DenseDetector):
         gt_classes, gt_boxes, aux_classes = [], [], []
         num_pos, num_unmatched = 0, 0
         for i, inst in enumerate(gt_instances):
+            if len(inst) and int(inst.gt_classes.max()) >= self.num_classes:
+                raise ValueError(
+                    f"ground-truth class {int(inst.gt_classes.max())} >= model.num_classes="
+                    f"{self.num_classes}: set num_classes to the dataset's number of classes"
+                )
             pred_boxes = self.box2box_transform.apply_deltas(deltas[i].detach(), anchors.tensor)
             result = self.assigner(
                 points=points,

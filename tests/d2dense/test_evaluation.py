@@ -197,10 +197,9 @@ def test_coco_no_gt_in_area_range_is_nan(coco_dataset):
     # Image 4 holds a single large cat: small/medium AP and dog AP are undefined there (NaN),
     # AP is defined -- 100 when found, 0.0 when nothing is predicted.
     evaluator = NMSAwareCOCOEvaluator(coco_dataset)
-    for preds, expected in ((perfect_coco_predictions(), 100.0), ({4: []}, 0.0)):
-        run_only = {i: preds[i] for i in (4,)}
+    for dets, expected in ((perfect_coco_predictions()[4], 100.0), ([], 0.0)):
         evaluator.reset()
-        evaluator.process([{"image_id": 4}], [{"instances": make_instances(run_only[4])}])
+        evaluator.process([{"image_id": 4}], [{"instances": make_instances(dets)}])
         results = evaluator.evaluate(img_ids=[4])
         for column in ("bbox", "bbox_nms"):
             res = results[column]
@@ -234,7 +233,7 @@ def test_coco_top_k_cap(coco_dataset, tmp_path):
     assert results["nms_delta"]["AR@500"] == pytest.approx(0.0)
 
 
-def test_coco_evaluator_on_dataset_dicts(registry):
+def test_coco_evaluator_on_dataset_dicts(registry, tmp_path):
     # A dataset in detectron2's format (no json_file): converted to COCO json on the fly.
     name = registry("d2dense_test_dicts")
     dicts = [
@@ -257,6 +256,9 @@ def test_coco_evaluator_on_dataset_dicts(registry):
     )
     assert results["bbox"]["AP"] == pytest.approx(100.0)
     assert "AP-person" not in results["bbox"]  # per-class AP only for > 1 class
+    # With output_dir the converted json is cached there, as detectron2's COCOEvaluator does.
+    NMSAwareCOCOEvaluator(name, output_dir=str(tmp_path))
+    assert (tmp_path / f"{name}_coco_format.json").is_file()
 
 
 def test_split_nms_columns_is_class_aware():

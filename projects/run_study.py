@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Train and evaluate the rows of a named study and print the paper-shaped table.
+
+    python projects/run_study.py defcn_core --scale cpu --regime memorisation
+    python projects/run_study.py defcn_table1 --scale paper --num-gpus 8
+    python projects/run_study.py defcn_table1 --scale cpu --regime pennfudan --table-only
+
+Each row runs ``train_net.py`` in its own process (output in ``<output-dir>/<study>/<regime>/<row>``);
+a row whose ``eval_results.json`` exists is not re-run unless ``--force``, so an interrupted study
+resumes. The table has, per row: AP / AP50 / AR@100 without NMS, AP with class-aware NMS 0.6 and
+Delta (= w/ NMS - w/o NMS), and for person datasets AP@0.5 / mMR / recall (w/o NMS), plus the
+iterations and wall time of the run.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from studies import REGIMES, STUDIES  # noqa: E402
+
+
+def slug(text):
+    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", text).strip("_")
+
+
+def row_overrides(args, regime):
+    if args.scale == "paper":
+        return []
+    r = REGIMES[regime]
+    ov = [
+        "scale=cpu",
+        f"dataloader.train.dataset.names={r['train']}",
+        f"dataloader.test.dataset.names={r['test']}",
+        f"model.num_classes={r['num_classes']}",
+        f"train.max_iter={args.max_iter or r['max_iter']}",
+        f"train.seed={args.seed}",
+    ]
+    return ov
+
+
+def run_row(args, label, config, overrides, out_dir):
+    result_file = os.path.join(out_dir, "eval_results.json")
+    if os.path.isfile(result_file) and not args.force:
+        return
+    cmd = [
+        sys.executable,
+        os.path.join(REPO_ROOT, "train_net.py"),
+        "--config-file",
+        os.path.join(REPO_ROOT, "configs", config),
+        "--num-gpus",
+        str(args.num_gpus),
+        *row_overrides(args, args.regime),
+        *overrides,
+        f"train.output_dir={out_dir}",
+        *args.opts,
+    ]
+    print(f"[{label}] {' '.join(cmd)}", flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=REPO_ROOT, stdout=None if args.verbose else subprocess.DEVNULL)
+    with open(os.path.join(out_dir, "study_row.json"), "w") as f:
+        json.dump({"label": label, "config": config, "overrides": overrides, "wall_s": time.perf_counter() - start,
+                   "cmd": cmd}, f, indent=2)
+
+
+def fmt(v, digits=1):
+    return "-" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def table(rows, out_root):
+    header = ["row", "AP w/o NMS", "AP w/ NMS", "Delta", "AP50", "AR@100", "crowd AP50", "mMR", "recall", "iters", "time"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, _, _ in rows:
+        d = os.path.join(out_root, slug(label))
+        try:
+            with open(os.path.join(d, "eval_results.json")) as f:
+                res = json.load(f)
+        except FileNotFoundError:
+            lines.append(f"| {label} | not run |" + " |" * (len(header) - 2))
+            continue
+        meta = {}
+        if os.path.isfile(os.path.join(d, "study_row.json")):
+            with open(os.path.join(d, "study_row.json")) as f:
+                meta = json.load(f)
+        iters = next((o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-")
+        raw, nms, crowd = res.get("bbox", {}), res.get("bbox_nms", {}), res.get("crowd", {})
+        ap, ap_nms = raw.get("AP"), nms.get("AP")
+        delta = None if ap is None or ap_nms is None else ap_nms - ap
+        ar_key = next((k for k in raw if k.startswith("AR@")), None)
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    label,
+                    fmt(ap),
+                    fmt(ap_nms),
+                    ("+" if (delta or 0) >= 0 else "") + fmt(delta),
+                    fmt(raw.get("AP50")),
+                    fmt(raw.get(ar_key) if ar_key else None),
+                    fmt(crowd.get("AP50")),
+                    fmt(crowd.get("mMR")),
+                    fmt(crowd.get("recall")),
+                    iters,
+                    f"{meta['wall_s'] / 60:.1f} min" if "wall_s" in meta else "-",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("study", choices=list(STUDIES))
+    ap.add_argument("--scale", choices=("cpu", "paper"), default="cpu")
+    ap.add_argument("--regime", choices=list(REGIMES), default="memorisation")
+    ap.add_argument("--max-iter", type=int, default=0, help="override the regime's iterations")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--num-gpus", type=int, default=1)
+    ap.add_argument("--rows", default="", help="comma-separated row indices to run (default: all)")
+    ap.add_argument("--output-dir", default=os.path.join(REPO_ROOT, "output", "studies"))
+    ap.add_argument("--force", action="store_true", help="re-run rows that have results")
+    ap.add_argument("--table-only", action="store_true", help="print the table from existing runs")
+    ap.add_argument("--verbose", action="store_true", help="show training logs")
+    ap.add_argument("opts", nargs=argparse.REMAINDER, help="extra key=value overrides for every row")
+    args = ap.parse_args()
+
+    rows = STUDIES[args.study]
+    if args.rows:
+        rows = [rows[int(i)] for i in args.rows.split(",")]
+    regime = args.regime if args.scale == "cpu" else "paper"
+    out_root = os.path.join(args.output_dir, args.study, regime)
+    if not args.table_only:
+        for label, config, overrides in rows:
+            run_row(args, label, config, overrides, os.path.join(out_root, slug(label)))
+    print(f"\n{args.study} ({args.scale} scale, {regime}, seed {args.seed})\n")
+    print(table(rows, out_root))
+
+
+if __name__ == "__main__":
+    main()
