@@ -172,9 +172,21 @@ def main_yacs(args):
     return trainer.train()
 
 
+def is_lazy_config(path: str) -> bool:
+    """``.py`` files, and the ``config.yaml`` a LazyConfig run saves (lower-case ``model`` with a
+    ``_target_``), are LazyConfigs; other yaml files are yacs."""
+    if path.endswith(".py"):
+        return True
+    import re
+
+    with open(path) as f:
+        text = f.read()  # not yaml.safe_load: saved LazyConfigs may hold python-tagged objects
+    return bool(re.search(r"^model:\s*$", text, re.M)) and "_target_:" in text
+
+
 def main(args):
     import_method_packages()
-    if args.config_file.endswith(".py"):
+    if is_lazy_config(args.config_file):
         return main_lazy(args)
     return main_yacs(args)
 

@@ -66,4 +66,6 @@ from .priors import (
 from .solvers import argmax_assign, dense_lsa, hungarian, max_weight_matching, segment_best, top1_per_gt, topk_per_gt
 from .structures import BACKGROUND, IGNORE, Assignment, Candidates, as_candidates
 
-__all__ = [k for k in dir() if not k.startswith("_")]
+import types as _types
+
+__all__ = sorted(k for k, v in dict(globals()).items() if not k.startswith("_") and not isinstance(v, _types.ModuleType))

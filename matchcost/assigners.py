@@ -42,10 +42,11 @@ __all__ = [
 PriorLike = Union[str, Candidates, Tensor, None]
 
 
-def _empty_assignment(G: int, R: int, device) -> Assignment:
+def _empty_assignment(G: int, R: int, device, unmatched: str = "drop") -> Assignment:
     e = torch.zeros(0, dtype=torch.long, device=device)
+    forced = torch.zeros(0, dtype=torch.bool, device=device) if unmatched == "reference" else None
     return Assignment(e, e.clone(), torch.full((R,), BACKGROUND, dtype=torch.long, device=device), G, R, G,
-                      scores=torch.zeros(0, device=device))
+                      scores=torch.zeros(0, device=device), forced=forced)
 
 
 def _resolve_prior(prior: PriorLike, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R):
@@ -106,7 +107,7 @@ def poto_assign(
     G, R = int(gt_boxes.shape[0]), int(pred_boxes.shape[0])
     cand = _resolve_prior(prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R)
     if G == 0 or R == 0:
-        return _empty_assignment(G, R, pred_boxes.device)
+        return _empty_assignment(G, R, pred_boxes.device, unmatched)
     q = combine_quality(class_prob(probs, gt_classes, cand), iou_quality(pred_boxes, gt_boxes, cand), alpha, mode)
     if solver == "hungarian":
         return hungarian(q, cand, maximize=True, outside=outside, unmatched=unmatched)
@@ -161,7 +162,7 @@ def foreground_loss_assign(
     G, R = int(gt_boxes.shape[0]), int(pred_boxes.shape[0])
     cand = _resolve_prior(prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R)
     if G == 0 or R == 0:
-        return _empty_assignment(G, R, pred_boxes.device)
+        return _empty_assignment(G, R, pred_boxes.device, unmatched)
     c = foreground_loss_cost(probs, pred_boxes, gt_boxes, gt_classes, cand, weight_giou=weight_giou, alpha=alpha, gamma=gamma)
     return hungarian(c, cand, maximize=False, outside=outside_cost, unmatched=unmatched)
 

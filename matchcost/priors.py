@@ -92,6 +92,37 @@ def level_slices(
     return [(starts[i], starts[i + 1], float(per_level[i])) for i in range(len(num_points_per_level))]
 
 
+def _grid_index(points: Tensor):
+    """Describe a level's points as a grid: ``(ux, uy, lookup, row_major)`` with ``ux``/``uy`` the sorted
+    distinct x / y values, ``lookup(row, col) -> point index or -1`` and whether point indices are row-major
+    (monotone in ``(row, col)``); ``None`` if the points are not a grid."""
+    n = points.shape[0]
+    x, y = points[:, 0], points[:, 1]
+    # fast path: complete row-major grid (ShiftGenerator / detectron2 anchor centres with A = 1)
+    W = int((y == y[0]).sum())
+    if W > 0 and n % W == 0:
+        H = n // W
+        ux, uy = x[:W].contiguous(), y[::W].contiguous()
+        if (
+            (W == 1 or bool((ux[1:] > ux[:-1]).all()))
+            and (H == 1 or bool((uy[1:] > uy[:-1]).all()))
+            and bool((x.view(H, W) == ux[None, :]).all())
+            and bool((y.view(H, W) == uy[:, None]).all())
+        ):
+            return ux, uy, lambda row, col: row * W + col, True
+    # general grid (incomplete, any order): lookup table over the distinct coordinates
+    ux, ix = torch.unique(x, return_inverse=True)
+    uy, iy = torch.unique(y, return_inverse=True)
+    Ux, Uy = ux.numel(), uy.numel()
+    if Ux * Uy > 4 * n + 64:
+        return None
+    table = torch.full((Uy * Ux,), -1, dtype=torch.long, device=points.device)
+    table[iy * Ux + ix] = torch.arange(n, device=points.device)
+    if int((table >= 0).sum()) != n:  # duplicate points (e.g. several anchors per location)
+        return None
+    return ux, uy, lambda row, col: table[row * Ux + col], False
+
+
 def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 22) -> Tuple[Tensor, Tensor]:
     """Pairs (region index, point index) with the point strictly inside the region, sorted by region
     then point index. ``points`` (n, 2) float32, ``regions`` (G, 4) float32 xyxy."""
@@ -100,15 +131,12 @@ def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 2
     empty = torch.zeros(0, dtype=torch.long, device=device)
     if n == 0 or G == 0:
         return empty, empty.clone()
-    ux, ix = torch.unique(points[:, 0], return_inverse=True)
-    uy, iy = torch.unique(points[:, 1], return_inverse=True)
-    Ux, Uy = ux.numel(), uy.numel()
-    if Ux * Uy <= 4 * n + 64:
-        table = torch.full((Uy * Ux,), -1, dtype=torch.long, device=device)
-        table[iy * Ux + ix] = torch.arange(n, device=device)
+    grid = _grid_index(points)
+    if grid is not None:
+        ux, uy, lookup, row_major = grid
         r = regions.contiguous()
-        x0 = torch.searchsorted(ux, r[:, 0].contiguous(), right=True)
-        x1 = torch.searchsorted(ux, r[:, 2].contiguous(), right=False)
+        x0 = torch.searchsorted(ux, r[:, 0].contiguous(), right=True)  # first x > region x0
+        x1 = torch.searchsorted(ux, r[:, 2].contiguous(), right=False)  # first x >= region x1
         y0 = torch.searchsorted(uy, r[:, 1].contiguous(), right=True)
         y1 = torch.searchsorted(uy, r[:, 3].contiguous(), right=False)
         nx = (x1 - x0).clamp(min=0)
@@ -125,12 +153,13 @@ def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 2
         nxg = nx[gid]
         col = x0[gid] + off % nxg
         row = y0[gid] + torch.div(off, nxg, rounding_mode="floor")
-        local = table[row * Ux + col]
+        local = lookup(row, col)
         keep = local >= 0
-        gid, local = gid[keep], local[keep]
-        # enumeration is row-major in the grid; points are usually row-major too, but sort to be safe
-        key = gid * n + local
-        key, _ = torch.sort(key)
+        if not bool(keep.all()):
+            gid, local = gid[keep], local[keep]
+        if row_major:  # enumeration is region-major, then row-major: already sorted by (region, point)
+            return gid, local
+        key, _ = torch.sort(gid * n + local)
         return torch.div(key, n, rounding_mode="floor"), key % n
     # generic fallback: chunked dense test
     outs_g, outs_p = [], []

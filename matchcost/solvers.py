@@ -79,11 +79,12 @@ def segment_best(seg: Tensor, values: Tensor, num_segments: int, largest: bool =
     if M == 0 or num_segments == 0:
         return out
     v = values.float() if largest else -values.float()
-    v = torch.nan_to_num(v, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
+    ok = ~torch.isnan(v)
+    v = torch.where(ok, v, torch.full_like(v, -float("inf")))
     best = torch.full((num_segments,), -float("inf"), dtype=v.dtype, device=v.device)
     best.scatter_reduce_(0, seg, v, reduce="amax", include_self=True)
     pos = torch.arange(M, device=v.device)
-    is_best = v == best[seg]
+    is_best = (v == best[seg]) & ok
     pos = torch.where(is_best, pos, torch.full_like(pos, M))
     first = torch.full((num_segments,), M, dtype=torch.long, device=v.device)
     first.scatter_reduce_(0, seg, pos, reduce="amin", include_self=True)
@@ -127,70 +128,88 @@ def _prepare(score: Tensor, candidates: CandidatesLike) -> Tuple[Optional[Candid
 # --------------------------------------------------------------------------------------------------
 # exact sparse core (numpy / scipy, CPU)
 # --------------------------------------------------------------------------------------------------
-def max_weight_matching(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, num_rows: int) -> Tuple[np.ndarray, np.ndarray]:
+def _compress(idx: np.ndarray, size: int):
+    """Relabel the values of ``idx`` (all in ``[0, size)``) to ``0..U-1`` in increasing order without
+    sorting: returns (inverse labels, sorted unique values)."""
+    present = np.zeros(size, dtype=bool)
+    present[idx] = True
+    uniq = np.flatnonzero(present)
+    cmap = np.cumsum(present) - 1
+    return cmap[idx], uniq
+
+
+def max_weight_matching(
+    rows: np.ndarray, cols: np.ndarray, w: np.ndarray, num_rows: int, num_cols: Optional[int] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """Maximum-weight (not necessarily full) bipartite matching on a sparse graph with weights ``w > 0``.
 
     ``rows``/``cols`` int64 edge end points (no duplicate edges), ``w`` float64. Returns the matched
-    ``(rows, cols)`` sorted by row. Exact (see module docstring for the reduction).
+    ``(rows, cols)`` sorted by row. Exact (see the module docstring for the reduction): best-candidate
+    shortcut, connected components, top-r pruning of over-dense components, then LAPJVsp with one private
+    zero-weight dummy column per row.
     """
     E = w.shape[0]
     if E == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy()
-    # sort edges by (row, -w, col): the first edge of a row is its best (ties -> lowest column).
-    order = np.lexsort((cols, -w, rows))
-    r = rows[order]
-    c = cols[order]
-    ww = w[order]
+    if E > 1 and not bool((rows[1:] >= rows[:-1]).all()):
+        o = np.argsort(rows, kind="stable")
+        rows, cols, w = rows[o], cols[o], w[o]
+    if num_cols is None:
+        num_cols = int(cols.max()) + 1
     new_row = np.empty(E, dtype=bool)
     new_row[0] = True
-    np.not_equal(r[1:], r[:-1], out=new_row[1:])
+    np.not_equal(rows[1:], rows[:-1], out=new_row[1:])
     first = np.flatnonzero(new_row)
-    best_c = c[first]
-    if np.unique(best_c).size == best_c.size:  # no conflict: every gt gets its best candidate
-        return r[first], best_c
     counts = np.diff(np.append(first, E))
-    rank = np.arange(E) - np.repeat(first, counts)
+    seg = np.repeat(np.arange(first.size), counts)
+    seg_max = np.maximum.reduceat(w, first)
+    pos = np.where(w == seg_max[seg], np.arange(E), E)
+    best_pos = np.minimum.reduceat(pos, first)  # best edge of each row; ties -> first (lowest column)
+    best_r, best_c = rows[first], cols[best_pos]
+    seen = np.zeros(num_cols, dtype=np.int32)
+    np.add.at(seen, best_c, 1)
+    if int(seen.max()) <= 1:  # no conflict: every row gets its best edge, which is optimal
+        return best_r, best_c
 
-    # compress columns, then iteratively prune to the top-r edges of each row (r = rows in component)
-    ucols, cinv = np.unique(c, return_inverse=True)
-    C = ucols.size
-    keep = np.ones(E, dtype=bool)
-    k_row = np.full(num_rows, np.iinfo(np.int64).max, dtype=np.int64)
-    for _ in range(8):
-        kr, kc = r[keep], cinv[keep]
-        graph = coo_matrix((np.ones(kr.size, dtype=np.int8), (kr, num_rows + kc)), shape=(num_rows + C, num_rows + C))
-        _, lab = connected_components(graph, directed=False)
-        row_lab = lab[:num_rows]
-        rows_with_edges = np.zeros(num_rows, dtype=bool)
-        rows_with_edges[kr] = True
-        comp_rows = np.bincount(row_lab[rows_with_edges], minlength=lab.max() + 1)
-        new_k = np.where(rows_with_edges, comp_rows[row_lab], 0)
-        new_k = np.minimum(new_k, k_row)
-        new_keep = keep & (rank < new_k[r])
-        changed = new_keep.sum() != keep.sum()
-        keep, k_row = new_keep, new_k
-        if not changed:
-            break
-    # rows alone in their component -> best edge
-    single_row = k_row == 1
-    out_r = [np.flatnonzero(single_row & np.isin(np.arange(num_rows), r))]
-    out_c = [best_c[np.searchsorted(r[first], out_r[0])]] if out_r[0].size else [np.zeros(0, np.int64)]
-    multi = keep & (k_row[r] > 1)
+    # connected components of the candidate graph (rows 0..num_rows-1, columns after them)
+    cinv, _ = _compress(cols, num_cols)
+    C = int(cinv.max()) + 1
+    indptr = np.zeros(num_rows + C + 1, dtype=np.int64)
+    indptr[1 : num_rows + 1] = np.cumsum(np.bincount(rows, minlength=num_rows))
+    indptr[num_rows + 1 :] = E
+    graph = csr_matrix((np.ones(E, dtype=np.int8), num_rows + cinv, indptr), shape=(num_rows + C, num_rows + C))
+    ncomp, lab = connected_components(graph, directed=False)
+    comp_rows = np.bincount(lab[best_r], minlength=ncomp)
+    single = comp_rows[lab[best_r]] == 1
+    out_r, out_c = [best_r[single]], [best_c[single]]
+    multi = comp_rows[lab[rows]] > 1
     if multi.any():
-        mr, mc, mw = r[multi], c[multi], ww[multi]
-        urows, rinv = np.unique(mr, return_inverse=True)
-        ucol2, cinv2 = np.unique(mc, return_inverse=True)
-        nr, nc = urows.size, ucol2.size
+        mr, mc, mw = rows[multi], cols[multi], w[multi]
+        r_of = comp_rows[lab[mr]]
+        # prune over-dense components: keep each row's r best edges (r = rows in its component)
+        if mr.size > 4 * int((comp_rows[comp_rows > 1] ** 2).sum()):
+            o = np.lexsort((mc, -mw, mr))
+            mr, mc, mw, r_of = mr[o], mc[o], mw[o], r_of[o]
+            nr_ = np.empty(mr.size, dtype=bool)
+            nr_[0] = True
+            np.not_equal(mr[1:], mr[:-1], out=nr_[1:])
+            f2 = np.flatnonzero(nr_)
+            rank = np.arange(mr.size) - np.repeat(f2, np.diff(np.append(f2, mr.size)))
+            keep = rank < r_of
+            mr, mc, mw = mr[keep], mc[keep], mw[keep]
+        rinv, urows = _compress(mr, num_rows)
+        cinv2, ucols = _compress(mc, num_cols)
+        nr, nc = urows.size, ucols.size
         big = float(mw.max()) + 1.0
         data = np.concatenate([big - mw, np.full(nr, big)])
         ri = np.concatenate([rinv, np.arange(nr)])
         ci = np.concatenate([cinv2, nc + np.arange(nr)])  # private dummy column per row
-        graph = csr_matrix((data, (ri, ci)), shape=(nr, nc + nr))
-        sr, sc = min_weight_full_bipartite_matching(graph)
+        g2 = csr_matrix((data, (ri, ci)), shape=(nr, nc + nr))
+        sr, sc = min_weight_full_bipartite_matching(g2)
         real = sc < nc
         out_r.append(urows[sr[real]])
-        out_c.append(ucol2[sc[real]])
+        out_c.append(ucols[sc[real]])
     rr = np.concatenate(out_r)
     cc = np.concatenate(out_c)
     o = np.argsort(rr, kind="stable")
@@ -292,7 +311,7 @@ def hungarian(
         w = signed - (outside if maximize else -outside)
         valid &= w > 0
     rows, cols = g_np[valid], p_np[valid]
-    mr, mc = max_weight_matching(rows, cols, w[valid], G)
+    mr, mc = max_weight_matching(rows, cols, w[valid], G, N)
     forced_g = np.zeros(0, dtype=np.int64)
     forced_p = np.zeros(0, dtype=np.int64)
     unmatched_rows = np.setdiff1d(np.arange(G), mr, assume_unique=False)

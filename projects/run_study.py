@@ -128,7 +128,7 @@ def main():
     ap.add_argument("--force", action="store_true", help="re-run rows that have results")
     ap.add_argument("--table-only", action="store_true", help="print the table from existing runs")
     ap.add_argument("--verbose", action="store_true", help="show training logs")
-    ap.add_argument("opts", nargs=argparse.REMAINDER, help="extra key=value overrides for every row")
+    ap.add_argument("--opts", nargs="*", default=[], help="extra key=value overrides for every row")
     args = ap.parse_args()
 
     rows = STUDIES[args.study]

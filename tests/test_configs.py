@@ -37,3 +37,31 @@ def test_config_yaml_round_trip(path, tmp_path):
     again = LazyConfig.load(out)
     assert again.model._target_ == cfg.model._target_
     instantiate(again.model)
+
+
+YACS_CONFIGS = sorted(
+    os.path.relpath(p, CONFIG_DIR)
+    for p in __import__("glob").glob(os.path.join(CONFIG_DIR, "**", "*.yaml"), recursive=True)
+    if not os.path.basename(p).startswith("Base-")
+)
+
+
+@pytest.mark.parametrize("path", YACS_CONFIGS)
+def test_yacs_configs_build(path):
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model
+
+    from d2dense.utils import yacs_config_adders
+
+    cfg = get_cfg()
+    for add in yacs_config_adders():
+        add(cfg)
+    cfg.merge_from_file(os.path.join(CONFIG_DIR, path))
+    cfg.MODEL.DEVICE = "cpu"
+    model = build_model(cfg)
+    assert type(model).__name__ == cfg.MODEL.META_ARCHITECTURE
+
+
+def test_unknown_scale_is_a_clear_error():
+    with pytest.raises(ValueError, match="scale"):
+        load_config(CONFIGS[0], scale="tiny")

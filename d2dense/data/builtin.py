@@ -6,9 +6,11 @@ name                       source
 =========================  ======================================================================
 coco_sample                ``datasets/coco_sample`` (bundled: 32 COCO train2017 images, 80 classes)
 coco_sample_person         same images, person only
+coco_sample_person_tiny    its first 4 images (smoke tests)
 coco_mini_{train,val}      ``<shared>/coco_mini`` (official COCO 2017 subset, 80 classes)
 coco_mini_person_{t,v}     ``<shared>/coco_mini`` person-only views (ignore regions kept)
 pennfudan_{train,val,all}  ``<shared>/pennfudan`` (Penn-Fudan pedestrians, 1 class)
+pennfudan_train16          its first 16 train images (cpu-study.md memorisation regime)
 crowdhuman_{train,val}     ``$DETECTRON2_DATASETS/crowdhuman`` (official odgt layout)
 =========================  ======================================================================
 
@@ -87,6 +89,8 @@ def register_all() -> None:
         register_coco_detection(
             "coco_sample_person", os.path.join(sample, "person.json"), images, person_dataset=True
         )
+        # 4 images: smoke tests of train_net / tools that must also evaluate quickly.
+        register_subset("coco_sample_person_tiny", "coco_sample_person", 4)
     shared = shared_data_root()
     coco_mini = os.path.join(shared, "coco_mini")
     for split in ("train", "val"):

@@ -1,3 +1,4 @@
+from .backbone import build_fcos_resnet_fpn_backbone
 from .fcos import FCOS, FCOSHead
 from .postprocess import select_detections
 from .resnet import small_resnet_fpn_backbone

@@ -1,0 +1,142 @@
+"""DeFCN pieces against hand-computed cases and the paper's equations."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from fvcore.nn import sigmoid_focal_loss_jit
+
+from defcn import DeFCNAssigner, MaxFiltering3D, max_filter_3d
+from defcn.modeling import focal_loss_on_probs, keep_local_maxima_3d
+
+
+def reference_3dmf(features, k, tau):
+    """Eq. 5-6 the literal way: resize neighbours, stack along depth, MaxPool3d with -inf padding."""
+    out = []
+    m = tau // 2
+    for s, x in enumerate(features):
+        tube = [
+            F.interpolate(features[j], size=x.shape[-2:], mode="bilinear", align_corners=False)
+            if j != s
+            else x
+            for j in range(s - m, s + m + 1)
+            if 0 <= j < len(features)
+        ]
+        vol = torch.stack(tube, dim=2)  # N, C, D, H, W
+        pooled = F.max_pool3d(vol, (len(tube), k, k), stride=1, padding=(0, k // 2, k // 2))
+        out.append(pooled[:, :, 0])
+    return out
+
+
+@pytest.mark.parametrize("k,tau", [(1, 0), (3, 0), (3, 2), (5, 2), (3, 4), (5, 4)])
+def test_max_filter_3d_equals_maxpool3d(k, tau):
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 3, 20 // 2**i + 1, 27 // 2**i + 1) for i in range(5)]
+    for got, want in zip(max_filter_3d(feats, k, tau), reference_3dmf(feats, k, tau)):
+        torch.testing.assert_close(got, want)
+
+
+def test_max_filter_3d_hand_case():
+    # Two levels, 1 channel. Level 0 is 4x4 zeros with a 5 at (1, 1); level 1 is 2x2 with a 9 at
+    # (1, 1). Bilinear upsampling (align_corners=False) maps output row i to input row
+    # (i + 0.5) / 2 - 0.5, i.e. weights 0, 0.25, 0.75, 1 of the 9 along each axis, so the resized
+    # level 1 holds 9 * 0.75 * 0.75 = 5.0625 at (2, 2) and 9 at (3, 3).
+    l0 = torch.zeros(1, 1, 4, 4)
+    l0[0, 0, 1, 1] = 5.0
+    l1 = torch.zeros(1, 1, 2, 2)
+    l1[0, 0, 1, 1] = 9.0
+    y0, y1 = max_filter_3d([l0, l1], kernel_size=3, tau=2)
+    assert y0[0, 0, 3, 3] == 9.0
+    assert y0[0, 0, 1, 1] == 5.0625  # its 3x3 window reaches (2, 2) of the resized level 1
+    assert y0[0, 0, 0, 0] == 5.0  # window rows/cols 0-1: own 5 beats 9 * 0.25 * 0.25
+    assert y0[0, 0, 3, 0] == 2.25  # window rows 2-3, cols 0-1: only the resized 9 * 1 * 0.25
+    # level 1 sees level 0 bilinearly downsampled (the 5 averages away) and its own 9 everywhere
+    assert torch.all(y1 == 9.0)
+    # tau = 0 is 2D max filtering: no cross-level information
+    z0, _ = max_filter_3d([l0, l1], kernel_size=3, tau=0)
+    assert z0.max() == 5.0 and z0[0, 0, 3, 3] == 0.0
+
+
+def test_keep_local_maxima_3d():
+    l0 = torch.tensor([[[[0.1, 0.9, 0.8], [0.2, 0.3, 0.1], [0.0, 0.0, 0.7]]]])
+    (kept,) = keep_local_maxima_3d([l0], kernel_size=3, tau=0)
+    # 0.9 is the max of every window containing it; 0.7 at (2,2) sees 0.3 only -> local max too
+    expected = torch.zeros_like(l0)
+    expected[0, 0, 0, 1] = 0.9
+    expected[0, 0, 2, 2] = 0.7
+    torch.testing.assert_close(kept, expected)
+
+
+def test_3dmf_module_residual_and_shapes():
+    torch.manual_seed(0)
+    m = MaxFiltering3D(32, kernel_size=3, tau=2, norm="GN")
+    feats = [torch.randn(2, 32, s, s + 1) for s in (16, 8, 4, 2, 1)]
+    out = m(feats)
+    assert [o.shape for o in out] == [f.shape for f in feats]
+    assert all((o >= 0).all() for o in out)  # ends in ReLU
+    # the residual: with the conv zeroed, output = ReLU(GN(maxfilter(0) + x)) = ReLU(GN(x))
+    torch.nn.init.zeros_(m.conv.weight)
+    torch.nn.init.zeros_(m.conv.bias)
+    for o, f in zip(m(feats), feats):
+        torch.testing.assert_close(o, F.relu(m.norm(f)))
+
+
+def test_focal_loss_on_probs_matches_logit_focal_loss():
+    torch.manual_seed(0)
+    logits = torch.randn(50, 7) * 3
+    targets = (torch.rand(50, 7) > 0.8).float()
+    want = sigmoid_focal_loss_jit(logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
+    got = focal_loss_on_probs(logits.sigmoid(), targets, alpha=0.25, gamma=2.0)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_focal_loss_on_probs_finite_when_saturated():
+    p = torch.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    loss = focal_loss_on_probs(p, t)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
+
+
+def _grid_points(h, w, stride):
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return torch.stack([(xs.flatten() + 0.5) * stride, (ys.flatten() + 0.5) * stride], dim=1)
+
+
+def test_poto_assignment_hand_case():
+    """One level, stride 8, 4x4 points; two gts. The predicted boxes make point 5 the best IoU for
+    gt 0 and point 10 for gt 1, but gt 1's class probability is higher at point 5 with a mediocre
+    box. With alpha = 0.8, Q = p^0.2 IoU^0.8 (Eq. 4) decides; the result must equal brute force."""
+    points = _grid_points(4, 4, 8)
+    strides = torch.full((16,), 8.0)
+    gt = torch.tensor([[4.0, 4.0, 20.0, 20.0], [12.0, 12.0, 30.0, 30.0]])
+    gt_classes = torch.tensor([0, 1])
+    pred = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(16, 1)
+    pred[5] = gt[0]  # perfect box for gt 0
+    pred[10] = gt[1]  # perfect box for gt 1
+    probs = torch.full((16, 2), 0.01)
+    probs[5] = torch.tensor([0.5, 0.9])
+    probs[10] = torch.tensor([0.1, 0.4])
+    assigner = DeFCNAssigner(method="poto", spatial_prior="global", alpha=0.8)
+    res = assigner(
+        points=points, strides=strides, num_points_per_level=[16], scores=probs, pred_logits=None,
+        pred_boxes=pred, gt_boxes=gt, gt_classes=gt_classes,
+    ).main
+    assert res.labels[5] == 0 and res.labels[10] == 1 and res.num_foreground == 2
+    # brute force over all point pairs
+    from matchcost import pairwise_iou
+
+    iou = pairwise_iou(gt, pred)
+    q = probs[:, gt_classes].t() ** 0.2 * iou**0.8
+    best = max(
+        (q[0, i] + q[1, j], i, j) for i in range(16) for j in range(16) if i != j
+    )
+    assert (best[1], best[2]) == (5, 10)
+    assert math.isclose(float(q[0, 5]), 0.5**0.2, rel_tol=1e-5)
+
+
+def test_assigner_rejects_unknown_options():
+    with pytest.raises(ValueError, match="method"):
+        DeFCNAssigner(method="poto2")
+    with pytest.raises(ValueError, match="alpha"):
+        DeFCNAssigner(alpha=1.5)
