@@ -83,3 +83,23 @@ REGIMES = OrderedDict(
 
 # `make demo`: the one-to-many baseline next to the full DeFCN, on the bundled sample.
 STUDIES["demo"] = [STUDIES["defcn_table1"][0], STUDIES["defcn_table1"][6]]
+
+
+def _load_method_studies():
+    """Each method may add its tables in ``projects/studies_<method>.py`` (a ``STUDIES`` dict)."""
+    import glob
+    import importlib.util
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "studies_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, rows in module.STUDIES.items():
+            if name in STUDIES:
+                raise KeyError(f"study {name!r} of {path} is already defined")
+            STUDIES[name] = rows
+
+
+_load_method_studies()
