@@ -11,6 +11,7 @@ config.yaml, log.txt, metrics.json, TensorBoard events and periodic checkpoints 
 logs an ETA, and runs on the CPU when there is no GPU. Evaluation results also go to
 ``<output_dir>/eval_results.json``.
 """
+
 import json
 import logging
 import os
@@ -82,16 +83,20 @@ def do_train(args, cfg):
         [
             hooks.IterationTimer(),
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
-            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
-            if comm.is_main_process()
-            else None,
+            (
+                hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
+                if comm.is_main_process()
+                else None
+            ),
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
-            hooks.PeriodicWriter(
-                default_writers(cfg.train.output_dir, cfg.train.max_iter),
-                period=cfg.train.log_period,
-            )
-            if comm.is_main_process()
-            else None,
+            (
+                hooks.PeriodicWriter(
+                    default_writers(cfg.train.output_dir, cfg.train.max_iter),
+                    period=cfg.train.log_period,
+                )
+                if comm.is_main_process()
+                else None
+            ),
         ]
     )
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
@@ -144,7 +149,9 @@ class YacsTrainer(DefaultTrainer):
 
         from d2dense.data import SafeDatasetMapper
 
-        return build_detection_test_loader(cfg, dataset_name, mapper=SafeDatasetMapper(cfg, is_train=False))
+        return build_detection_test_loader(
+            cfg, dataset_name, mapper=SafeDatasetMapper(cfg, is_train=False)
+        )
 
 
 def setup_yacs(args):
@@ -163,7 +170,9 @@ def main_yacs(args):
     cfg = setup_yacs(args)
     if args.eval_only:
         model = YacsTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
         results = YacsTrainer.test(cfg, model)
         _save_results(cfg.OUTPUT_DIR, results)
         return results

@@ -7,6 +7,7 @@ iteration spent in label assignment (POTO + aux rule), at the small CPU size.
 Same process, same batch of real images (short side 320, batch 4), models interleaved iteration by
 iteration so machine drift hits both equally; prints medians and ratios (one run).
 """
+
 import argparse
 import os
 import statistics
@@ -62,7 +63,11 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     import_method_packages()
-    num_classes = len(__import__("detectron2.data", fromlist=["MetadataCatalog"]).MetadataCatalog.get(args.dataset).thing_classes)
+    num_classes = len(
+        __import__("detectron2.data", fromlist=["MetadataCatalog"])
+        .MetadataCatalog.get(args.dataset)
+        .thing_classes
+    )
     DatasetCatalog.get(args.dataset)
     batch = load_batch(args.dataset, 4)
     models = {name: build(rel, num_classes) for name, rel in MODELS.items()}
@@ -94,14 +99,18 @@ def main():
                     times[name].append(time.perf_counter() - t)
     assign = statistics.median(assign_times[args.warmup :])
     base = statistics.median(times["FCOS w/o ctr"])
-    print(f"\nbatch 4 of {args.dataset}, short side 320, {args.iters} timed iterations, torch threads {torch.get_num_threads()}\n")
+    print(
+        f"\nbatch 4 of {args.dataset}, short side 320, {args.iters} timed iterations, torch threads {torch.get_num_threads()}\n"
+    )
     print("| model | median s/iter | ratio vs FCOS w/o ctr |")
     print("|---|---|---|")
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"| {name} | {med:.3f} | {med / base:.2f}x |")
     d = statistics.median(times["DeFCN POTO+3DMF+Aux"])
-    print(f"\nDeFCN label assignment (POTO + aux rule, 4 images): median {assign * 1000:.1f} ms = {100 * assign / d:.1f}% of its iteration")
+    print(
+        f"\nDeFCN label assignment (POTO + aux rule, 4 images): median {assign * 1000:.1f} ms = {100 * assign / d:.1f}% of its iteration"
+    )
 
 
 if __name__ == "__main__":

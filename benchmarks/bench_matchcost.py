@@ -10,6 +10,7 @@ Both run on the same inputs in the same process; the optimal total qualities are
 
 Not a test: nothing here is asserted except that both paths reach the same optimum.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,7 +84,7 @@ def dense_reference(probs, boxes, gt, cls, points, strides, radius, alpha=0.8):
     """The reference DeFCN POTO (defcn.md §3): dense quality, -1 outside prior, scipy LSA on CPU."""
     prob = probs[:, cls].t()
     iou = mc.pairwise_iou(gt, boxes)
-    q = prob ** (1 - alpha) * iou ** alpha
+    q = prob ** (1 - alpha) * iou**alpha
     if radius > 0:
         ctr = mc.box_centers(gt)
         rs = radius * strides[None, :]
@@ -112,7 +113,9 @@ def timeit(fn, device, reps, min_time=0.3):
     sync(device)
     times = []
     t_start = time.perf_counter()
-    while len(times) < reps or (time.perf_counter() - t_start < min_time and len(times) < 50 * reps):
+    while len(times) < reps or (
+        time.perf_counter() - t_start < min_time and len(times) < 50 * reps
+    ):
         t0 = time.perf_counter()
         out = fn()
         sync(device)
@@ -121,11 +124,15 @@ def timeit(fn, device, reps, min_time=0.3):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0 = leave torch default)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch.set_num_threads (0 = leave torch default)"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,7 +140,9 @@ def main():
     h, w = 800, 1333
     points, strides, counts = make_points(h, w, device)
     R = points.shape[0]
-    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} points={R} levels={counts}")
+    print(
+        f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} points={R} levels={counts}"
+    )
     rows = []
     cases = [("coco", 7, 80), ("coco", 50, 80), ("crowded", 200, 1), ("crowded", 500, 1)]
     for kind, G, K in cases:
@@ -145,35 +154,74 @@ def main():
             probs_h = probs.half()
 
             def ours():
-                return mc.poto_assign(probs, boxes, gt, cls, points=points, strides=strides,
-                                      num_points_per_level=counts, prior=prior, radius=radius)
+                return mc.poto_assign(
+                    probs,
+                    boxes,
+                    gt,
+                    cls,
+                    points=points,
+                    strides=strides,
+                    num_points_per_level=counts,
+                    prior=prior,
+                    radius=radius,
+                )
 
             def costs_only():
-                cand = mc.center_sampling_prior(points, gt, strides, radius, num_points_per_level=counts)
+                cand = mc.center_sampling_prior(
+                    points, gt, strides, radius, num_points_per_level=counts
+                )
                 return cand, mc.poto_quality(probs, boxes, gt, cls, cand)
 
             t_ours, a = timeit(ours, device, args.reps)
             t_cost, (cand, q) = timeit(costs_only, device, args.reps)
             t_solve, _ = timeit(lambda: mc.hungarian(q, cand, outside=-1.0), device, args.reps)
             t_dense, (v_dense, t_dense_solve) = timeit(
-                lambda: dense_reference(probs, boxes, gt, cls, points, strides, radius), device, max(1, args.reps // 2),
-                min_time=0.0)
+                lambda: dense_reference(probs, boxes, gt, cls, points, strides, radius),
+                device,
+                max(1, args.reps // 2),
+                min_time=0.0,
+            )
             # same optimum? (value of ours counts -1 for every gt left without a candidate)
             q = a.scores.double().sum().item() - 1.0 * a.num_unmatched_gt
             assert abs(q - v_dense) < 1e-3 * max(1.0, abs(v_dense)), (q, v_dense)
-            a16 = mc.poto_assign(probs_h, boxes.half(), gt.half(), cls, points=points, strides=strides,
-                                 num_points_per_level=counts, prior=prior, radius=radius)
-            rows.append(dict(scene=kind, G=int(gt.shape[0]), prior=f"{prior} r={radius}", pairs=len(cand),
-                             dense=t_dense * 1e3, dense_solve=t_dense_solve * 1e3, ours=t_ours * 1e3,
-                             cost=t_cost * 1e3, solve=t_solve * 1e3, unmatched=a.num_unmatched_gt,
-                             fp16_ok=a16.num_gt == a.num_gt))
+            a16 = mc.poto_assign(
+                probs_h,
+                boxes.half(),
+                gt.half(),
+                cls,
+                points=points,
+                strides=strides,
+                num_points_per_level=counts,
+                prior=prior,
+                radius=radius,
+            )
+            rows.append(
+                dict(
+                    scene=kind,
+                    G=int(gt.shape[0]),
+                    prior=f"{prior} r={radius}",
+                    pairs=len(cand),
+                    dense=t_dense * 1e3,
+                    dense_solve=t_dense_solve * 1e3,
+                    ours=t_ours * 1e3,
+                    cost=t_cost * 1e3,
+                    solve=t_solve * 1e3,
+                    unmatched=a.num_unmatched_gt,
+                    fp16_ok=a16.num_gt == a.num_gt,
+                )
+            )
     print()
-    print("| scene | G | prior | candidate pairs | dense ref (ms) | of which LSA (ms) | matchcost (ms) "
-          "| prior+quality (ms) | solve (ms) | speed-up |", flush=True)
+    print(
+        "| scene | G | prior | candidate pairs | dense ref (ms) | of which LSA (ms) | matchcost (ms) "
+        "| prior+quality (ms) | solve (ms) | speed-up |",
+        flush=True,
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['scene']} | {r['G']} | {r['prior']} | {r['pairs']} | {r['dense']:.1f} | {r['dense_solve']:.1f} | "
-              f"{r['ours']:.2f} | {r['cost']:.2f} | {r['solve']:.2f} | {r['dense'] / r['ours']:.0f}x |")
+        print(
+            f"| {r['scene']} | {r['G']} | {r['prior']} | {r['pairs']} | {r['dense']:.1f} | {r['dense_solve']:.1f} | "
+            f"{r['ours']:.2f} | {r['cost']:.2f} | {r['solve']:.2f} | {r['dense'] / r['ours']:.0f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@
 - ``d2dense.modeling``: pieces shared by the detectors (small CPU backbones, registered FCOS/RetinaNet
   baselines).
 """
+
 __version__ = "0.1.0"

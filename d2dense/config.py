@@ -5,8 +5,9 @@ Small CPU variant ("scale=cpu"): every LazyConfig in ``configs/`` keeps the pape
 ``scale=cpu`` on the ``train_net.py`` command line (``apply_scale`` is called by train_net.py and
 by the tests). It follows ``../shared/cpu-study.md``: ResNet-18 + FPN from scratch with trainable BN,
 128-channel heads, short side 320 (max 533), batch 4, SGD lr 0.01 with 100 warm-up iterations and
-x0.1 at 80%, datasets from ``../shared/data`` (or the bundled sample).
+x0.1 at 80%, full-model gradient clipping at norm 10 (not in cpu-study.md: see apply_scale), datasets from ``../shared/data`` (or the bundled sample).
 """
+
 from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -16,11 +17,13 @@ from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 
 from .modeling.resnet import small_resnet_fpn_backbone
+from .solver import SGDFullModelGradClip
 
 __all__ = ["add_fcos_config", "apply_scale", "cpu_lr_multiplier", "SCALES"]
 
 SCALES = ("paper", "cpu")
 CPU_WIDTH = 128
+CPU_CLIP_NORM = 10.0
 
 
 def add_fcos_config(cfg: CN) -> None:
@@ -40,6 +43,7 @@ def add_fcos_config(cfg: CN) -> None:
     _C.MODEL.FCOS.TOPK_CANDIDATES_TEST = 1000
     # < 0: no NMS (raw candidates; the NMS-aware evaluator then reports both columns)
     _C.MODEL.FCOS.NMS_THRESH_TEST = 0.6
+    _C.MODEL.FCOS.TEST_MAX_FILTER = []  # [phi, tau]: 3D max filtering post-processing
 
 
 def cpu_lr_multiplier(max_iter: int, warmup_iters: int = 100, decay_at: float = 0.8):
@@ -76,7 +80,7 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
     """Apply ``cfg.scale`` (``"paper"`` = leave as is, ``"cpu"`` = small CPU variant) in place.
 
     Idempotent, so a saved ``config.yaml`` of a CPU run can be loaded and scaled again. A model
-    may define ``cfg.cpu_scale_hook`` (a dotted path to ``fn(cfg)``) for parts this generic patch
+    may define ``train.cpu_scale_hook`` (a dotted path to ``fn(cfg)``) for parts this generic patch
     cannot know about (e.g. YOLOF's encoder).
     """
     scale = scale or cfg.get("scale", "paper")
@@ -87,13 +91,17 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
         return cfg
     model = cfg.model
     if "backbone" in model and "bottom_up" in model.backbone:
-        p6p7_from = model.backbone.top_block.get("in_feature", "res5") if "top_block" in model.backbone else "p5"
+        p6p7_from = (
+            model.backbone.top_block.get("in_feature", "res5")
+            if "top_block" in model.backbone
+            else "p5"
+        )
         model.backbone = L(small_resnet_fpn_backbone)(
             depth=18, out_channels=CPU_WIDTH, norm="BN", p6p7_from=p6p7_from
         )
     if "head" in model:
         _set_head_width(model.head, CPU_WIDTH)
-    hook = cfg.get("cpu_scale_hook")
+    hook = cfg.train.get("cpu_scale_hook")
     if hook:
         from detectron2.utils.registry import locate
 
@@ -116,8 +124,18 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
     dl.train.total_batch_size = 4
     dl.train.num_workers = min(dl.train.get("num_workers", 2), 2)
     dl.test.num_workers = min(dl.test.get("num_workers", 2), 2)
-    cfg.optimizer.lr = 0.01
-    cfg.train.init_checkpoint = ""
+    # cpu-study.md's optimiser for every model (SGD lr 0.01, momentum 0.9, wd 1e-4), plus full-model
+    # gradient clipping: from scratch, the one-to-one detectors (loss normalised by ~1 positive per
+    # object) otherwise diverge in the first hundreds of iterations (see d2dense/solver.py).
+    opt = cfg.optimizer
+    for key in [k for k in opt.keys() if k not in ("_target_", "params")]:
+        del opt[key]
+    opt._target_ = SGDFullModelGradClip
+    opt.update(lr=0.01, momentum=0.9, weight_decay=1e-4, clip_norm=CPU_CLIP_NORM)
+    if str(cfg.train.get("init_checkpoint", "")).startswith("detectron2://ImageNetPretrained/"):
+        # the paper's ImageNet R50/R101 weights do not fit R18; a checkpoint the user gave
+        # (e.g. step one of PSS two-step training) is kept
+        cfg.train.init_checkpoint = ""
     cfg.train.max_iter = min(cfg.train.max_iter, 3000)
     cfg.train.eval_period = 0
     cfg.train.checkpointer.period = max(cfg.train.max_iter // 2, 1)

@@ -1,4 +1,5 @@
 """Small helpers for entry points: find the method packages that are installed."""
+
 import importlib
 import logging
 

@@ -1,4 +1,5 @@
 """Drawing predictions with detectron2's Visualizer (used by the demos)."""
+
 from typing import Optional
 
 import numpy as np
@@ -13,7 +14,9 @@ __all__ = ["draw_instances", "apply_nms"]
 
 def apply_nms(instances, nms_thresh: float):
     """Class-aware NMS on an ``Instances`` of one image (for showing the "w/ NMS" picture)."""
-    keep = batched_nms(instances.pred_boxes.tensor, instances.scores, instances.pred_classes, nms_thresh)
+    keep = batched_nms(
+        instances.pred_boxes.tensor, instances.scores, instances.pred_classes, nms_thresh
+    )
     return instances[keep]
 
 
@@ -31,5 +34,7 @@ def draw_instances(
     vis = Visualizer(image_rgb, meta, scale=1.0)
     out = vis.draw_instance_predictions(instances)
     if title:
-        out = vis.draw_text(title, (5, 5), horizontal_alignment="left", font_size=12, color="yellow")
+        out = vis.draw_text(
+            title, (5, 5), horizontal_alignment="left", font_size=12, color="yellow"
+        )
     return out.get_image()

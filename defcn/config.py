@@ -1,4 +1,5 @@
 """yacs keys of DeFCN (``MODEL.META_ARCHITECTURE: DeFCN``); defaults are the paper's COCO setting."""
+
 from detectron2.config import CfgNode as CN
 
 __all__ = ["add_defcn_config"]
@@ -26,6 +27,8 @@ def add_defcn_config(cfg: CN) -> None:
     c.SPATIAL_PRIOR = "center"  # center | inside | global (Table 3); CrowdHuman: inside
     c.CENTER_SAMPLING_RADIUS = 1.5
     c.AUX_TOPK = 9
+    c.ANCHOR_SCALE = 4.0  # "anchor" rule: one square anchor of side ANCHOR_SCALE * stride per point
+    c.UNMATCHED = "drop"  # gt with no candidate: "drop" (no positive, logged) or "reference"
     c.AUX_LOSS_WEIGHT = 1.0  # 0 disables the auxiliary loss
     c.REG_LOSS_WEIGHT = 2.0
     c.FOCAL_LOSS_ALPHA = 0.25

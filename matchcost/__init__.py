@@ -10,6 +10,7 @@ Layers:
   * :mod:`matchcost.solvers` - exact sparse Hungarian, argmax, top-1 / top-k per gt.
   * :mod:`matchcost.assigners` - one-call rules per method.
 """
+
 from .assigners import (
     anchor_rule_assign,
     center_rule_assign,
@@ -57,15 +58,29 @@ from .priors import (
     exclusive_by,
     fcos_assign,
     fcos_prior,
+    fpn_level_prior,
     global_prior,
+    gt_fpn_levels,
     inside_box_prior,
     level_slices,
     max_iou_assign,
     region_candidates,
 )
-from .solvers import argmax_assign, dense_lsa, hungarian, max_weight_matching, segment_best, top1_per_gt, topk_per_gt
+from .solvers import (
+    argmax_assign,
+    dense_lsa,
+    hungarian,
+    max_weight_matching,
+    segment_best,
+    top1_per_gt,
+    topk_per_gt,
+)
 from .structures import BACKGROUND, IGNORE, Assignment, Candidates, as_candidates
 
 import types as _types
 
-__all__ = sorted(k for k, v in dict(globals()).items() if not k.startswith("_") and not isinstance(v, _types.ModuleType))
+__all__ = sorted(
+    k
+    for k, v in dict(globals()).items()
+    if not k.startswith("_") and not isinstance(v, _types.ModuleType)
+)

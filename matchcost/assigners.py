@@ -5,21 +5,22 @@ All return an :class:`~matchcost.structures.Assignment` on the device of the inp
 ``Assignment.class_targets(gt_classes, K)`` for detectron2-style class targets (K = background, -1 = ignore).
 All run under ``torch.no_grad()``.
 """
+
 from __future__ import annotations
 
-import math
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from .boxes import as_float, box_centers, box_xyxy_to_cxcywh, elementwise_iou, pairwise_iou, points_in_boxes
+from .boxes import as_float, box_centers, box_xyxy_to_cxcywh, elementwise_iou, pairwise_iou
 from .costs import class_prob, combine_quality, foreground_loss_cost, iou_quality, onenet_cost
 from .priors import (
     FCOS_SCALE_RANGES,
     StridesLike,
     center_sampling_prior,
     exclusive_by,
+    gt_fpn_levels,
     level_slices,
     region_candidates,
 )
@@ -45,26 +46,52 @@ PriorLike = Union[str, Candidates, Tensor, None]
 def _empty_assignment(G: int, R: int, device, unmatched: str = "drop") -> Assignment:
     e = torch.zeros(0, dtype=torch.long, device=device)
     forced = torch.zeros(0, dtype=torch.bool, device=device) if unmatched == "reference" else None
-    return Assignment(e, e.clone(), torch.full((R,), BACKGROUND, dtype=torch.long, device=device), G, R, G,
-                      scores=torch.zeros(0, device=device), forced=forced)
+    return Assignment(
+        e,
+        e.clone(),
+        torch.full((R,), BACKGROUND, dtype=torch.long, device=device),
+        G,
+        R,
+        G,
+        scores=torch.zeros(0, device=device),
+        forced=forced,
+    )
 
 
-def _resolve_prior(prior: PriorLike, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R):
+def _resolve_prior(
+    prior: PriorLike, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R
+):
     if prior is None or isinstance(prior, (Candidates, Tensor, tuple)):
         return as_candidates(prior, G, R)
     if points is None:
         raise ValueError(f"prior={prior!r} needs the point coordinates")
     if prior == "center":
-        return center_sampling_prior(points, gt_boxes, strides, radius, num_points_per_level=num_points_per_level,
-                                     scale_ranges=scale_ranges)
+        return center_sampling_prior(
+            points,
+            gt_boxes,
+            strides,
+            radius,
+            num_points_per_level=num_points_per_level,
+            scale_ranges=scale_ranges,
+        )
     if prior == "inside":
-        return center_sampling_prior(points, gt_boxes, strides, 0.0, num_points_per_level=num_points_per_level,
-                                     scale_ranges=scale_ranges)
+        return center_sampling_prior(
+            points,
+            gt_boxes,
+            strides,
+            0.0,
+            num_points_per_level=num_points_per_level,
+            scale_ranges=scale_ranges,
+        )
     if prior == "global":
         if scale_ranges is not None:
-            raise ValueError("scale_ranges with the global prior: use prior='inside' or pass candidates")
+            raise ValueError(
+                "scale_ranges with the global prior: use prior='inside' or pass candidates"
+            )
         return None
-    raise ValueError(f"unknown prior {prior!r} (center | inside | global | Candidates | (G, N) bool mask)")
+    raise ValueError(
+        f"unknown prior {prior!r} (center | inside | global | Candidates | (G, N) bool mask)"
+    )
 
 
 @torch.no_grad()
@@ -105,10 +132,14 @@ def poto_assign(
         outside: ``Q`` outside the prior in the equivalent dense problem (reference -1).
     """
     G, R = int(gt_boxes.shape[0]), int(pred_boxes.shape[0])
-    cand = _resolve_prior(prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R)
+    cand = _resolve_prior(
+        prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R
+    )
     if G == 0 or R == 0:
         return _empty_assignment(G, R, pred_boxes.device, unmatched)
-    q = combine_quality(class_prob(probs, gt_classes, cand), iou_quality(pred_boxes, gt_boxes, cand), alpha, mode)
+    q = combine_quality(
+        class_prob(probs, gt_classes, cand), iou_quality(pred_boxes, gt_boxes, cand), alpha, mode
+    )
     if solver == "hungarian":
         return hungarian(q, cand, maximize=True, outside=outside, unmatched=unmatched)
     if solver == "argmax":
@@ -134,7 +165,9 @@ def pss_assign(
     paper's "top-one selection" with conflicts won by the highest quality; use
     :func:`~matchcost.solvers.top1_per_gt` for top-1 with duplicates. A gt with an empty ``omega`` gets no
     positive."""
-    return poto_assign(probs, pred_boxes, gt_boxes, gt_classes, prior=omega, alpha=alpha, mode=mode, solver=solver)
+    return poto_assign(
+        probs, pred_boxes, gt_boxes, gt_classes, prior=omega, alpha=alpha, mode=mode, solver=solver
+    )
 
 
 @torch.no_grad()
@@ -160,17 +193,33 @@ def foreground_loss_assign(
     ``sum_K focal(p, onehot) + 2 (1 - GIoU)``; pairs outside the prior cost ``outside_cost`` (1e8 in the
     reference, i.e. a gt is matched outside its prior only if it cannot get a candidate)."""
     G, R = int(gt_boxes.shape[0]), int(pred_boxes.shape[0])
-    cand = _resolve_prior(prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R)
+    cand = _resolve_prior(
+        prior, points, gt_boxes, strides, num_points_per_level, radius, scale_ranges, G, R
+    )
     if G == 0 or R == 0:
         return _empty_assignment(G, R, pred_boxes.device, unmatched)
-    c = foreground_loss_cost(probs, pred_boxes, gt_boxes, gt_classes, cand, weight_giou=weight_giou, alpha=alpha, gamma=gamma)
+    c = foreground_loss_cost(
+        probs,
+        pred_boxes,
+        gt_boxes,
+        gt_classes,
+        cand,
+        weight_giou=weight_giou,
+        alpha=alpha,
+        gamma=gamma,
+    )
     return hungarian(c, cand, maximize=False, outside=outside_cost, unmatched=unmatched)
 
 
-def point_anchors(points: Tensor, strides: StridesLike, anchor_scale: float = 8.0,
-                  num_points_per_level: Optional[Sequence[int]] = None) -> Tensor:
+def point_anchors(
+    points: Tensor,
+    strides: StridesLike,
+    anchor_scale: float = 8.0,
+    num_points_per_level: Optional[Sequence[int]] = None,
+) -> Tensor:
     """One square anchor per point, side ``anchor_scale * stride`` (``(R, 4)`` xyxy). ``anchor_scale=8`` is
-    ATSS's single anchor (octave base scale 8); RetinaNet's smallest 1:1 anchor is ``4 * stride``."""
+    ATSS's single anchor (octave base scale 8); RetinaNet's smallest 1:1 anchor is ``4 * stride``.
+    """
     pts = as_float(points)
     if isinstance(strides, Tensor) and strides.dim() == 1 and strides.numel() == pts.shape[0]:
         s = as_float(strides).to(pts.device)
@@ -200,9 +249,13 @@ def anchor_rule_assign(
         return _empty_assignment(G, R, points.device)
     gt = as_float(gt_boxes)
     levels = level_slices(R, strides, num_points_per_level)
-    anchors = point_anchors(points, [lv[2] for lv in levels], anchor_scale, [lv[1] - lv[0] for lv in levels])
+    anchors = point_anchors(
+        points, [lv[2] for lv in levels], anchor_scale, [lv[1] - lv[0] for lv in levels]
+    )
 
-    def regions(s: float) -> Tensor:  # anchor centre strictly inside the gt grown by half the anchor side
+    def regions(
+        s: float,
+    ) -> Tensor:  # anchor centre strictly inside the gt grown by half the anchor side
         h = anchor_scale * s / 2
         return torch.stack((gt[:, 0] - h, gt[:, 1] - h, gt[:, 2] + h, gt[:, 3] + h), dim=1)
 
@@ -234,11 +287,8 @@ def center_rule_assign(
     levels = level_slices(R, strides, num_points_per_level)
     if len(scale_ranges) != len(levels):
         raise ValueError(f"{len(scale_ranges)} scale ranges for {len(levels)} levels")
-    half = torch.maximum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1]) / 2
     ctr = box_centers(gt)
-    lvl = torch.full((G,), -1, dtype=torch.long, device=gt.device)
-    for i, (lo, hi) in reversed(list(enumerate(scale_ranges))):
-        lvl = torch.where((half >= lo) & (half <= hi), torch.full_like(lvl, i), lvl)
+    lvl = gt_fpn_levels(gt, scale_ranges)
     gs, ps, ds = [], [], []
     for i, (start, end, _) in enumerate(levels):
         gi = torch.nonzero(lvl == i, as_tuple=True)[0]
@@ -290,14 +340,18 @@ def defcn_aux_assign(
         if end <= start:
             continue
         sl = slice(start, end)
-        q = combine_quality(class_prob(cls_probs[sl], gt_classes), pairwise_iou(gt, pred_boxes[sl]), alpha, mode)
+        q = combine_quality(
+            class_prob(cls_probs[sl], gt_classes), pairwise_iou(gt, pred_boxes[sl]), alpha, mode
+        )
         v, i = torch.topk(q, min(topk, end - start), dim=1)
         idx.append(i + start)
         val.append(v)
     cidx = torch.cat(idx, dim=1)
     cq = torch.cat(val, dim=1)
     C = cidx.shape[1]
-    thr = cq.mean(dim=1, keepdim=True) + (cq.std(dim=1, keepdim=True) if C > 1 else torch.zeros_like(cq[:, :1]))
+    thr = cq.mean(dim=1, keepdim=True) + (
+        cq.std(dim=1, keepdim=True) if C > 1 else torch.zeros_like(cq[:, :1])
+    )
     g = torch.arange(G, device=gt.device)[:, None].expand(G, C)
     pts = as_float(points)[cidx.reshape(-1)]
     gb = gt[g.reshape(-1)]
@@ -325,7 +379,7 @@ def onenet_assign(
     alpha: float = 0.25,
     gamma: float = 2.0,
 ) -> Assignment:
-    """"What Makes for End-to-End Object Detection" / OneNet: minimum-cost assignment with
+    """ "What Makes for End-to-End Object Detection" / OneNet: minimum-cost assignment with
     ``C = 2 C_cls + 5 C_L1 + 2 C_giou`` (:func:`~matchcost.costs.onenet_cost`).
 
     ``solver="min_cost"``: each gt takes its ``argmin`` over predictions (Dec-2020 OneNet ``loss.py``; two gts
@@ -338,8 +392,19 @@ def onenet_assign(
     if G == 0 or N == 0:
         return _empty_assignment(G, N, pred_boxes.device)
     cand = as_candidates(candidates, G, N)
-    c = onenet_cost(probs, pred_boxes, gt_boxes, gt_classes, image_size, cand, weight_class=weight_class,
-                    weight_l1=weight_l1, weight_giou=weight_giou, alpha=alpha, gamma=gamma)
+    c = onenet_cost(
+        probs,
+        pred_boxes,
+        gt_boxes,
+        gt_classes,
+        image_size,
+        cand,
+        weight_class=weight_class,
+        weight_l1=weight_l1,
+        weight_giou=weight_giou,
+        alpha=alpha,
+        gamma=gamma,
+    )
     if solver == "min_cost":
         return top1_per_gt(c, cand, maximize=False)
     if solver == "hungarian":
@@ -381,8 +446,16 @@ def uniform_assign(
     labels = torch.full((R,), BACKGROUND, dtype=torch.long, device=device)
     e = torch.zeros(0, dtype=torch.long, device=device)
     if G == 0 or R == 0:
-        return Assignment(e, e.clone(), labels, G, R, G, scores=torch.zeros(0, device=device),
-                          pair_valid=torch.zeros(0, dtype=torch.bool, device=device))
+        return Assignment(
+            e,
+            e.clone(),
+            labels,
+            G,
+            R,
+            G,
+            scores=torch.zeros(0, device=device),
+            pair_valid=torch.zeros(0, dtype=torch.bool, device=device),
+        )
     gc = box_xyxy_to_cxcywh(gt)
     c_pred = torch.cdist(box_xyxy_to_cxcywh(pb), gc, p=1)  # (R, G)
     c_anc = torch.cdist(box_xyxy_to_cxcywh(an), gc, p=1)
@@ -406,13 +479,22 @@ def uniform_assign(
     has_pos = torch.zeros(G, dtype=torch.bool, device=device)
     has_pos[tgt[valid]] = True
     return Assignment(
-        gt_inds=tgt, pred_inds=src, labels=labels, num_gt=G, num_pred=R,
-        num_unmatched_gt=int((~has_pos).sum()), scores=pos_iou, pair_valid=valid,
+        gt_inds=tgt,
+        pred_inds=src,
+        labels=labels,
+        num_gt=G,
+        num_pred=R,
+        num_unmatched_gt=int((~has_pos).sum()),
+        scores=pos_iou,
+        pair_valid=valid,
     )
 
 
 def per_image(
-    fn: Callable[..., Assignment], *per_image_args, per_image_kwargs: Optional[dict] = None, **shared
+    fn: Callable[..., Assignment],
+    *per_image_args,
+    per_image_kwargs: Optional[dict] = None,
+    **shared,
 ) -> List[Assignment]:
     """Apply a per-image assigner over a batch. Positional arguments are lists with one entry per image
     (G may differ between images); ``per_image_kwargs`` maps keyword names to such lists; every other
@@ -427,6 +509,10 @@ def per_image(
         raise ValueError(f"per-image lists have different lengths {sorted(lens)}")
     n = lens.pop()
     return [
-        fn(*(a[i] for a in per_image_args), **{k: v[i] for k, v in per_image_kwargs.items()}, **shared)
+        fn(
+            *(a[i] for a in per_image_args),
+            **{k: v[i] for k, v in per_image_kwargs.items()},
+            **shared,
+        )
         for i in range(n)
     ]

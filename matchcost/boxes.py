@@ -10,6 +10,7 @@ Conventions
   ``elementwise_*`` functions take two ``(M, 4)`` tensors and return ``(M,)`` - use them on the sparse
   candidate pairs of a prior instead of building a dense matrix.
 """
+
 from __future__ import annotations
 
 import torch
@@ -76,7 +77,9 @@ def _inter_union(a: Tensor, b: Tensor):
 def _iou_from(inter: Tensor, union: Tensor) -> Tensor:
     # cvpods / detectron2 ``pairwise_iou``: IoU is 0 wherever the intersection is 0 (this also avoids 0/0
     # for degenerate boxes).
-    return torch.where(inter > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny), torch.zeros_like(inter))
+    return torch.where(
+        inter > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny), torch.zeros_like(inter)
+    )
 
 
 def pairwise_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
@@ -102,7 +105,9 @@ def _giou(a: Tensor, b: Tensor) -> Tensor:
     enclose = wh[..., 0] * wh[..., 1]
     tiny = torch.finfo(enclose.dtype).tiny
     # GIoU = IoU - (C - U) / C ; a zero-area enclosing box (both boxes degenerate at one point) gives IoU.
-    penalty = torch.where(enclose > 0, (enclose - union) / enclose.clamp(min=tiny), torch.zeros_like(enclose))
+    penalty = torch.where(
+        enclose > 0, (enclose - union) / enclose.clamp(min=tiny), torch.zeros_like(enclose)
+    )
     return iou - penalty
 
 

@@ -11,6 +11,7 @@ Qualities are "higher is better" (POTO), costs "lower is better" (DETR / OneNet)
 float32 whatever the input dtype (fp16 / bf16 inputs work). Nothing here needs gradients; callers run
 under ``torch.no_grad()``.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple, Union
@@ -104,7 +105,10 @@ def poto_quality(
     candidate set itself (``pairs``); outside pairs get the solver's ``outside`` value (-1 in the
     reference). Dense ``(G, N)`` when ``pairs`` is None (global prior)."""
     return combine_quality(
-        class_prob(probs, gt_classes, pairs), iou_quality(pred_boxes, gt_boxes, pairs), alpha=alpha, mode=mode
+        class_prob(probs, gt_classes, pairs),
+        iou_quality(pred_boxes, gt_boxes, pairs),
+        alpha=alpha,
+        mode=mode,
     )
 
 
@@ -115,7 +119,12 @@ def _focal_terms(p: Tensor, alpha: float, gamma: float, eps: float):
 
 
 def focal_class_cost(
-    probs: Tensor, gt_classes: Tensor, pairs: PairsLike = None, *, alpha: float = 0.25, gamma: float = 2.0,
+    probs: Tensor,
+    gt_classes: Tensor,
+    pairs: PairsLike = None,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
     eps: float = 1e-8,
 ) -> Tensor:
     """Focal classification cost at the gt class ("What Makes" Sec. 3.2 / OneNet ``cost_class``;
@@ -128,7 +137,12 @@ def focal_class_cost(
 
 
 def focal_loss_cost(
-    probs: Tensor, gt_classes: Tensor, pairs: PairsLike = None, *, alpha: float = 0.25, gamma: float = 2.0,
+    probs: Tensor,
+    gt_classes: Tensor,
+    pairs: PairsLike = None,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
     eps: float = 1e-8,
 ) -> Tensor:
     """Sigmoid focal loss of a prediction summed over all K classes with the one-hot target of the gt class
@@ -163,7 +177,11 @@ def _normalise(boxes: Tensor, normalizer) -> Tensor:
 
 
 def l1_cost(
-    pred_boxes: Tensor, gt_boxes: Tensor, pairs: PairsLike = None, *, normalizer: Optional[Union[Tensor, Sequence[float]]] = None
+    pred_boxes: Tensor,
+    gt_boxes: Tensor,
+    pairs: PairsLike = None,
+    *,
+    normalizer: Optional[Union[Tensor, Sequence[float]]] = None,
 ) -> Tensor:
     """L1 distance between box vectors. OneNet: xyxy boxes divided by ``[w, h, w, h]`` of the unpadded image
     (pass ``normalizer=(w, h, w, h)``)."""
@@ -205,7 +223,7 @@ def onenet_cost(
     alpha: float = 0.25,
     gamma: float = 2.0,
 ) -> Tensor:
-    """"What Makes" Eq. 2-5 / OneNet: ``lambda_cls * C_cls + lambda_L1 * C_L1 + lambda_giou * C_giou``.
+    """ "What Makes" Eq. 2-5 / OneNet: ``lambda_cls * C_cls + lambda_L1 * C_L1 + lambda_giou * C_giou``.
 
     * ``C_cls`` = :func:`focal_class_cost` at the gt class (``probs`` = sigmoid of the logits);
     * ``C_L1`` = L1 over xyxy divided by ``[w, h, w, h]`` of the unpadded image (``image_size = (h, w)``,
@@ -217,7 +235,9 @@ def onenet_cost(
     """
     h, w = image_size
     norm = (float(w), float(h), float(w), float(h))
-    c = weight_l1 * l1_cost(pred_boxes, gt_boxes, pairs, normalizer=norm) + weight_giou * giou_cost(pred_boxes, gt_boxes, pairs)
+    c = weight_l1 * l1_cost(pred_boxes, gt_boxes, pairs, normalizer=norm) + weight_giou * giou_cost(
+        pred_boxes, gt_boxes, pairs
+    )
     if weight_class != 0:
         c = c + weight_class * focal_class_cost(probs, gt_classes, pairs, alpha=alpha, gamma=gamma)
     return c

@@ -12,6 +12,7 @@ for FPN points and anchors - the candidate pairs are enumerated directly from pe
 (``searchsorted`` on the level's sorted unique x and y) in ``O(G log N + #pairs)`` on the input device,
 never building a ``(G, N)`` matrix. Other point sets fall back to a chunked dense test.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,8 @@ __all__ = [
     "atss_assign",
     "max_iou_assign",
     "exclusive_by",
+    "gt_fpn_levels",
+    "fpn_level_prior",
 ]
 
 #: FCOS size-of-interest per level P3..P7 (max of the point-to-gt ltrb distances), inclusive bounds
@@ -53,7 +56,9 @@ StridesLike = Union[Tensor, Sequence[float], float, None]
 
 
 def level_slices(
-    num_points: int, strides: StridesLike = None, num_points_per_level: Optional[Sequence[int]] = None
+    num_points: int,
+    strides: StridesLike = None,
+    num_points_per_level: Optional[Sequence[int]] = None,
 ) -> List[Tuple[int, int, float]]:
     """``[(start, end, stride), ...]`` per level.
 
@@ -61,7 +66,12 @@ def level_slices(
     (stride unknown, reported as ``nan``; fine for priors that do not need it).
     """
     if num_points_per_level is None:
-        if isinstance(strides, Tensor) and strides.dim() == 1 and strides.numel() == num_points and num_points:
+        if (
+            isinstance(strides, Tensor)
+            and strides.dim() == 1
+            and strides.numel() == num_points
+            and num_points
+        ):
             vals, counts = torch.unique_consecutive(strides, return_counts=True)
             num_points_per_level = counts.tolist()
             per_level = vals.tolist()
@@ -71,7 +81,9 @@ def level_slices(
     else:
         num_points_per_level = [int(n) for n in num_points_per_level]
         if sum(num_points_per_level) != num_points:
-            raise ValueError(f"num_points_per_level sums to {sum(num_points_per_level)}, expected {num_points}")
+            raise ValueError(
+                f"num_points_per_level sums to {sum(num_points_per_level)}, expected {num_points}"
+            )
         per_level = None
     starts = [0]
     for n in num_points_per_level:
@@ -83,13 +95,21 @@ def level_slices(
             per_level = [float(strides)] * len(num_points_per_level)
         elif isinstance(strides, Tensor) and strides.dim() == 1 and strides.numel() == num_points:
             idx = [s if s < num_points else 0 for s in starts[:-1]]
-            per_level = strides[torch.as_tensor(idx, device=strides.device)].tolist() if num_points else []
-            per_level = [float(v) for v in per_level] + [math.nan] * (len(num_points_per_level) - len(per_level))
+            per_level = (
+                strides[torch.as_tensor(idx, device=strides.device)].tolist() if num_points else []
+            )
+            per_level = [float(v) for v in per_level] + [math.nan] * (
+                len(num_points_per_level) - len(per_level)
+            )
         else:
-            per_level = [float(v) for v in (strides.tolist() if isinstance(strides, Tensor) else strides)]
+            per_level = [
+                float(v) for v in (strides.tolist() if isinstance(strides, Tensor) else strides)
+            ]
             if len(per_level) != len(num_points_per_level):
                 raise ValueError("per-level strides and num_points_per_level differ in length")
-    return [(starts[i], starts[i + 1], float(per_level[i])) for i in range(len(num_points_per_level))]
+    return [
+        (starts[i], starts[i + 1], float(per_level[i])) for i in range(len(num_points_per_level))
+    ]
 
 
 def _grid_index(points: Tensor):
@@ -123,7 +143,9 @@ def _grid_index(points: Tensor):
     return ux, uy, lambda row, col: table[row * Ux + col], False
 
 
-def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 22) -> Tuple[Tensor, Tensor]:
+def _grid_points_in_regions(
+    points: Tensor, regions: Tensor, chunk: int = 1 << 22
+) -> Tuple[Tensor, Tensor]:
     """Pairs (region index, point index) with the point strictly inside the region, sorted by region
     then point index. ``points`` (n, 2) float32, ``regions`` (G, 4) float32 xyxy."""
     device = points.device
@@ -157,7 +179,9 @@ def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 2
         keep = local >= 0
         if not bool(keep.all()):
             gid, local = gid[keep], local[keep]
-        if row_major:  # enumeration is region-major, then row-major: already sorted by (region, point)
+        if (
+            row_major
+        ):  # enumeration is region-major, then row-major: already sorted by (region, point)
             return gid, local
         key, _ = torch.sort(gid * n + local)
         return torch.div(key, n, rounding_mode="floor"), key % n
@@ -167,14 +191,21 @@ def _grid_points_in_regions(points: Tensor, regions: Tensor, chunk: int = 1 << 2
     x, y = points[:, 0], points[:, 1]
     for s in range(0, G, step):
         r = regions[s : s + step]
-        m = (x[None] > r[:, 0:1]) & (x[None] < r[:, 2:3]) & (y[None] > r[:, 1:2]) & (y[None] < r[:, 3:4])
+        m = (
+            (x[None] > r[:, 0:1])
+            & (x[None] < r[:, 2:3])
+            & (y[None] > r[:, 1:2])
+            & (y[None] < r[:, 3:4])
+        )
         g, p = torch.nonzero(m, as_tuple=True)
         outs_g.append(g + s)
         outs_p.append(p)
     return torch.cat(outs_g), torch.cat(outs_p)
 
 
-def region_candidates(points: Tensor, regions_per_level, levels: List[Tuple[int, int, float]], num_gt: int) -> Candidates:
+def region_candidates(
+    points: Tensor, regions_per_level, levels: List[Tuple[int, int, float]], num_gt: int
+) -> Candidates:
     """Candidates from per-level regions: ``regions_per_level(stride) -> (G, 4)`` xyxy region of each gt
     on a level with that stride; a point of the level is a candidate iff strictly inside."""
     pts = as_float(points)
@@ -198,7 +229,9 @@ def region_candidates(points: Tensor, regions_per_level, levels: List[Tuple[int,
     return Candidates(g, p, num_gt, R)
 
 
-def _apply_scale_ranges(cand: Candidates, points: Tensor, gt_boxes: Tensor, levels, scale_ranges) -> Candidates:
+def _apply_scale_ranges(
+    cand: Candidates, points: Tensor, gt_boxes: Tensor, levels, scale_ranges
+) -> Candidates:
     if scale_ranges is None or len(cand) == 0:
         return cand
     if len(scale_ranges) != len(levels):
@@ -267,7 +300,8 @@ def inside_box_prior(
     scale_ranges: Optional[Sequence[Tuple[float, float]]] = None,
 ) -> Candidates:
     """Point strictly inside the gt box ("inside box" prior, DeFCN Table 3; CrowdHuman configs). Give the
-    levels (``strides`` per point or ``num_points_per_level``) for the fast per-level grid enumeration."""
+    levels (``strides`` per point or ``num_points_per_level``) for the fast per-level grid enumeration.
+    """
     gt = as_float(gt_boxes)
     levels = level_slices(points.shape[0], strides, num_points_per_level)
     cand = region_candidates(points, lambda s: gt, levels, gt.shape[0])
@@ -291,20 +325,74 @@ def fcos_prior(
     scale_ranges: Optional[Sequence[Tuple[float, float]]] = FCOS_SCALE_RANGES,
 ) -> Candidates:
     """FCOS one-to-many positives before the min-area tie-break (non-exclusive): centre sampling with
-    ``radius`` (0 = inside box) and the per-level size of interest. This is PSS's ``Omega`` for FCOS_pss."""
+    ``radius`` (0 = inside box) and the per-level size of interest. This is PSS's ``Omega`` for FCOS_pss.
+    """
     return center_sampling_prior(
-        points, gt_boxes, strides, radius, num_points_per_level=num_points_per_level, scale_ranges=scale_ranges
+        points,
+        gt_boxes,
+        strides,
+        radius,
+        num_points_per_level=num_points_per_level,
+        scale_ranges=scale_ranges,
     )
+
+
+def gt_fpn_levels(
+    gt_boxes: Tensor, scale_ranges: Sequence[Tuple[float, float]] = FCOS_SCALE_RANGES
+) -> Tensor:
+    """Pre-defined FPN level of every gt: the first level whose FCOS range ``[lo, hi]`` (inclusive)
+    contains ``max(w, h) / 2``, the max ltrb distance seen from the box centre. ``(G,)`` int64, -1 if no
+    range holds it."""
+    gt = as_float(gt_boxes)
+    half = torch.maximum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1]) / 2
+    lvl = torch.full((gt.shape[0],), -1, dtype=torch.long, device=gt.device)
+    for i, (lo, hi) in reversed(list(enumerate(scale_ranges))):
+        lvl = torch.where((half >= lo) & (half <= hi), torch.full_like(lvl, i), lvl)
+    return lvl
+
+
+@torch.no_grad()
+def fpn_level_prior(
+    gt_boxes: Tensor,
+    num_points_per_level: Sequence[int],
+    scale_ranges: Sequence[Tuple[float, float]] = FCOS_SCALE_RANGES,
+) -> Candidates:
+    """Every prediction of the gt's pre-defined FPN level (:func:`gt_fpn_levels`) is a candidate; no
+    spatial test ("What Makes" Sec. 3.3: the FCOS positive "is chosen from the pre-defined layer in feature
+    pyramids"). Dense per level: ``G x N_level`` pairs."""
+    if len(scale_ranges) != len(num_points_per_level):
+        raise ValueError(f"{len(scale_ranges)} scale ranges for {len(num_points_per_level)} levels")
+    G = int(gt_boxes.shape[0])
+    device = gt_boxes.device
+    sizes = torch.as_tensor([int(n) for n in num_points_per_level], dtype=torch.long, device=device)
+    starts = torch.cumsum(sizes, 0) - sizes
+    R = int(sizes.sum())
+    lvl = gt_fpn_levels(gt_boxes, scale_ranges)
+    has_level = lvl >= 0
+    cnt = torch.where(has_level, sizes[lvl.clamp(min=0)], torch.zeros_like(lvl))
+    cs = torch.cumsum(cnt, 0)
+    total = int(cs[-1]) if G else 0
+    if total == 0:
+        return Candidates.empty(G, R, device)
+    ar = torch.arange(total, device=device)
+    gid = torch.searchsorted(cs, ar, right=True)  # gt-major, so pairs are sorted by (gt, pred)
+    pred = starts[lvl[gid]] + ar - (cs - cnt)[gid]
+    return Candidates(gid, pred, G, R)
 
 
 def exclusive_by(cand: Candidates, value: Tensor, largest: bool) -> Assignment:
     """Make a candidate set exclusive: a prediction that is a candidate of several gts keeps the gt with
-    the best ``value`` (``(M,)`` per pair; ties: lowest gt index). Returns a one-to-many Assignment."""
+    the best ``value`` (``(M,)`` per pair; ties: lowest gt index). Returns a one-to-many Assignment.
+    """
     win = segment_best(cand.pred, value, cand.num_pred, largest=largest)
     keep, _ = torch.sort(win[win >= 0])
     # keep is in (gt, pred) order because candidates are sorted that way
     g, p = cand.gt[keep], cand.pred[keep]
-    counts = torch.bincount(g, minlength=cand.num_gt)[: cand.num_gt] if g.numel() else torch.zeros(cand.num_gt)
+    counts = (
+        torch.bincount(g, minlength=cand.num_gt)[: cand.num_gt]
+        if g.numel()
+        else torch.zeros(cand.num_gt)
+    )
     return Assignment(
         gt_inds=g,
         pred_inds=p,
@@ -328,8 +416,14 @@ def fcos_assign(
 ) -> Assignment:
     """Standard FCOS one-to-many assignment: :func:`fcos_prior`, then a point inside several gts takes the
     one with the smallest area (ties: lowest gt index). ``labels``: gt index or -1 (no ignore)."""
-    cand = fcos_prior(points, gt_boxes, strides, num_points_per_level=num_points_per_level, radius=radius,
-                      scale_ranges=scale_ranges)
+    cand = fcos_prior(
+        points,
+        gt_boxes,
+        strides,
+        num_points_per_level=num_points_per_level,
+        radius=radius,
+        scale_ranges=scale_ranges,
+    )
     area = box_area(gt_boxes)
     return exclusive_by(cand, area[cand.gt], largest=False)
 
@@ -399,8 +493,11 @@ def atss_assign(
     inside_eps: float = 0.01,
 ) -> Assignment:
     """ATSS one-to-many assignment: :func:`atss_prior`, then an anchor positive for several gts takes the
-    one with the highest IoU (ties: lowest gt index). ``topk=15`` is YOLOF's best ATSS (Table 5e/Table 8)."""
-    cand, iou = atss_prior(anchors, gt_boxes, num_anchors_per_level, topk, inside_eps=inside_eps, return_iou=True)
+    one with the highest IoU (ties: lowest gt index). ``topk=15`` is YOLOF's best ATSS (Table 5e/Table 8).
+    """
+    cand, iou = atss_prior(
+        anchors, gt_boxes, num_anchors_per_level, topk, inside_eps=inside_eps, return_iou=True
+    )
     return exclusive_by(cand, iou, largest=True)
 
 
@@ -429,11 +526,15 @@ def max_iou_assign(
     device = a.device
     if G == 0 or R == 0:
         e = torch.zeros(0, dtype=torch.long, device=device)
-        return Assignment(e, e.clone(), torch.full((R,), BACKGROUND, dtype=torch.long, device=device), G, R, G)
+        return Assignment(
+            e, e.clone(), torch.full((R,), BACKGROUND, dtype=torch.long, device=device), G, R, G
+        )
     iou = pairwise_iou(gt, a)  # (G, R)
     best, arg = iou.max(dim=0)
     labels = torch.where(best >= pos_thresh, arg, torch.full_like(arg, BACKGROUND))
-    labels = torch.where((best >= neg_thresh) & (best < pos_thresh), torch.full_like(arg, IGNORE), labels)
+    labels = torch.where(
+        (best >= neg_thresh) & (best < pos_thresh), torch.full_like(arg, IGNORE), labels
+    )
     if allow_low_quality:
         gbest = iou.max(dim=1, keepdim=True).values
         lq = ((iou == gbest) & (gbest > 0)).any(dim=0)

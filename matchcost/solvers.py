@@ -39,6 +39,7 @@ reference by matching it to the lowest-index prediction that is unused and not o
 of gts that get a candidate, then the total score (lexicographic). For a dense score (every pair a
 candidate) this is exactly ``linear_sum_assignment`` on the dense matrix (every gt matched if N >= G).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -46,7 +47,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 from torch import Tensor
 
@@ -91,7 +92,9 @@ def segment_best(seg: Tensor, values: Tensor, num_segments: int, largest: bool =
     return torch.where(first < M, first, out)
 
 
-def _prepare(score: Tensor, candidates: CandidatesLike) -> Tuple[Optional[Candidates], Tensor, int, int]:
+def _prepare(
+    score: Tensor, candidates: CandidatesLike
+) -> Tuple[Optional[Candidates], Tensor, int, int]:
     """Return (candidates or None, score (M,) or (G, N) float32, G, N)."""
     if candidates is None:
         if score.dim() != 2:
@@ -109,7 +112,9 @@ def _prepare(score: Tensor, candidates: CandidatesLike) -> Tuple[Optional[Candid
     perm = None
     if len(cand) > 1:
         key = cand.gt * max(N, 1) + cand.pred
-        if not bool((key[1:] > key[:-1]).all()):  # solvers rely on (gt, pred) order without duplicates
+        if not bool(
+            (key[1:] > key[:-1]).all()
+        ):  # solvers rely on (gt, pred) order without duplicates
             key, perm = torch.sort(key)
             if bool((key[1:] == key[:-1]).any()):
                 raise ValueError("duplicate candidate pairs")
@@ -165,7 +170,9 @@ def max_weight_matching(
     seg = np.repeat(np.arange(first.size), counts)
     seg_max = np.maximum.reduceat(w, first)
     pos = np.where(w == seg_max[seg], np.arange(E), E)
-    best_pos = np.minimum.reduceat(pos, first)  # best edge of each row; ties -> first (lowest column)
+    best_pos = np.minimum.reduceat(
+        pos, first
+    )  # best edge of each row; ties -> first (lowest column)
     best_r, best_c = rows[first], cols[best_pos]
     seen = np.zeros(num_cols, dtype=np.int32)
     np.add.at(seen, best_c, 1)
@@ -178,7 +185,9 @@ def max_weight_matching(
     indptr = np.zeros(num_rows + C + 1, dtype=np.int64)
     indptr[1 : num_rows + 1] = np.cumsum(np.bincount(rows, minlength=num_rows))
     indptr[num_rows + 1 :] = E
-    graph = csr_matrix((np.ones(E, dtype=np.int8), num_rows + cinv, indptr), shape=(num_rows + C, num_rows + C))
+    graph = csr_matrix(
+        (np.ones(E, dtype=np.int8), num_rows + cinv, indptr), shape=(num_rows + C, num_rows + C)
+    )
     ncomp, lab = connected_components(graph, directed=False)
     comp_rows = np.bincount(lab[best_r], minlength=ncomp)
     single = comp_rows[lab[best_r]] == 1
@@ -225,9 +234,12 @@ def dense_lsa(score: Tensor, maximize: bool = True) -> Tuple[Tensor, Tensor]:
     return torch.as_tensor(r, device=score.device), torch.as_tensor(c, device=score.device)
 
 
-def _force_unmatched(gts: np.ndarray, used: np.ndarray, cand_g: np.ndarray, cand_p: np.ndarray, N: int):
+def _force_unmatched(
+    gts: np.ndarray, used: np.ndarray, cand_g: np.ndarray, cand_p: np.ndarray, N: int
+):
     """For each gt in ``gts`` (ascending), the lowest-index prediction that is unused and not one of its
-    candidates (reference behaviour of the dense scipy solve). Returns (gts, preds) that could be forced."""
+    candidates (reference behaviour of the dense scipy solve). Returns (gts, preds) that could be forced.
+    """
     used_set = set(used.tolist())
     out_g, out_p = [], []
     # candidate sets of the forced gts only (usually none or a few)
@@ -316,7 +328,9 @@ def hungarian(
     forced_p = np.zeros(0, dtype=np.int64)
     unmatched_rows = np.setdiff1d(np.arange(G), mr, assume_unique=False)
     if unmatched == "reference" and unmatched_rows.size:
-        forced_g, forced_p = _force_unmatched(unmatched_rows[: max(N - mr.size, 0)], mc, g_np, p_np, N)
+        forced_g, forced_p = _force_unmatched(
+            unmatched_rows[: max(N - mr.size, 0)], mc, g_np, p_np, N
+        )
     # score of the matched pairs (look up in candidate order)
     if mr.size:
         key_c = g_np * max(N, 1) + p_np
@@ -332,7 +346,9 @@ def hungarian(
     gt_inds = torch.as_tensor(all_g[o], device=device)
     pred_inds = torch.as_tensor(all_p[o], device=device)
     fill = float("nan") if outside is None else float(outside)
-    scores = torch.cat([pair_s, torch.full((forced_g.size,), fill)])[torch.as_tensor(o, dtype=torch.long)].to(device)
+    scores = torch.cat([pair_s, torch.full((forced_g.size,), fill)])[
+        torch.as_tensor(o, dtype=torch.long)
+    ].to(device)
     return Assignment(
         gt_inds=gt_inds,
         pred_inds=pred_inds,
@@ -368,7 +384,7 @@ def argmax_assign(
         if G == 0 or N == 0:
             cand, s = Candidates.empty(G, N, s.device), s.new_zeros(0)
         else:
-            idx = (s.argmax(dim=1) if maximize else s.argmin(dim=1))
+            idx = s.argmax(dim=1) if maximize else s.argmin(dim=1)
             g = torch.arange(G, device=s.device)
             cand = Candidates(g, idx, G, N)
             s = s[g, idx]
@@ -451,9 +467,18 @@ def top1_per_gt(
     if candidates is None:
         G, N = int(score.shape[0]), int(score.shape[1])
     else:
-        c = candidates if isinstance(candidates, Candidates) else as_candidates(candidates, *score.shape)
+        c = (
+            candidates
+            if isinstance(candidates, Candidates)
+            else as_candidates(candidates, *score.shape)
+        )
         G, N = c.num_gt, c.num_pred
     return Assignment(
-        gt_inds=g, pred_inds=p, labels=labels_from_pairs(g, p, N), num_gt=G, num_pred=N,
-        num_unmatched_gt=int(G - g.numel()), scores=sc,
+        gt_inds=g,
+        pred_inds=p,
+        labels=labels_from_pairs(g, p, N),
+        num_gt=G,
+        num_pred=N,
+        num_unmatched_gt=int(G - g.numel()),
+        scores=sc,
     )

@@ -1,4 +1,5 @@
 """Result and candidate-set containers shared by priors, solvers and assigners."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ class Candidates:
 CandidatesLike = Union[Candidates, Tensor, Tuple[Tensor, Tensor], None]
 
 
-def as_candidates(c: CandidatesLike, num_gt: int, num_pred: int, device=None) -> Optional[Candidates]:
+def as_candidates(
+    c: CandidatesLike, num_gt: int, num_pred: int, device=None
+) -> Optional[Candidates]:
     """Normalise a candidate argument: ``None`` (all pairs) stays ``None``; a ``(G, N)`` bool mask or a
     ``(gt_idx, pred_idx)`` tuple becomes :class:`Candidates`."""
     if c is None or isinstance(c, Candidates):
@@ -156,8 +159,16 @@ class Assignment:
             return None if t is None else t.to(device)
 
         return Assignment(
-            mv(self.gt_inds), mv(self.pred_inds), mv(self.labels), self.num_gt, self.num_pred,
-            self.num_unmatched_gt, mv(self.scores), mv(self.forced), mv(self.pair_valid), dict(self.extra),
+            mv(self.gt_inds),
+            mv(self.pred_inds),
+            mv(self.labels),
+            self.num_gt,
+            self.num_pred,
+            self.num_unmatched_gt,
+            mv(self.scores),
+            mv(self.forced),
+            mv(self.pair_valid),
+            dict(self.extra),
         )
 
 

@@ -11,6 +11,7 @@ resumes. The table has, per row: AP / AP50 / AR@100 without NMS, AP with class-a
 Delta (= w/ NMS - w/o NMS), and for person datasets AP@0.5 / mMR / recall (w/o NMS), plus the
 iterations and wall time of the run.
 """
+
 import argparse
 import json
 import os
@@ -63,10 +64,21 @@ def run_row(args, label, config, overrides, out_dir):
     ]
     print(f"[{label}] {' '.join(cmd)}", flush=True)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=REPO_ROOT, stdout=None if args.verbose else subprocess.DEVNULL)
+    subprocess.run(
+        cmd, check=True, cwd=REPO_ROOT, stdout=None if args.verbose else subprocess.DEVNULL
+    )
     with open(os.path.join(out_dir, "study_row.json"), "w") as f:
-        json.dump({"label": label, "config": config, "overrides": overrides, "wall_s": time.perf_counter() - start,
-                   "cmd": cmd}, f, indent=2)
+        json.dump(
+            {
+                "label": label,
+                "config": config,
+                "overrides": overrides,
+                "wall_s": time.perf_counter() - start,
+                "cmd": cmd,
+            },
+            f,
+            indent=2,
+        )
 
 
 def fmt(v, digits=1):
@@ -74,7 +86,19 @@ def fmt(v, digits=1):
 
 
 def table(rows, out_root):
-    header = ["row", "AP w/o NMS", "AP w/ NMS", "Delta", "AP50", "AR@100", "crowd AP50", "mMR", "recall", "iters", "time"]
+    header = [
+        "row",
+        "AP w/o NMS",
+        "AP w/ NMS",
+        "Delta",
+        "AP50",
+        "AR@100",
+        "crowd AP50",
+        "mMR",
+        "recall",
+        "iters",
+        "time",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, _, _ in rows:
         d = os.path.join(out_root, slug(label))
@@ -88,7 +112,9 @@ def table(rows, out_root):
         if os.path.isfile(os.path.join(d, "study_row.json")):
             with open(os.path.join(d, "study_row.json")) as f:
                 meta = json.load(f)
-        iters = next((o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-")
+        iters = next(
+            (o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-"
+        )
         raw, nms, crowd = res.get("bbox", {}), res.get("bbox_nms", {}), res.get("crowd", {})
         ap, ap_nms = raw.get("AP"), nms.get("AP")
         delta = None if ap is None or ap_nms is None else ap_nms - ap
@@ -116,7 +142,9 @@ def table(rows, out_root):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("study", choices=list(STUDIES))
     ap.add_argument("--scale", choices=("cpu", "paper"), default="cpu")
     ap.add_argument("--regime", choices=list(REGIMES), default="memorisation")

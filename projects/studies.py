@@ -4,6 +4,7 @@ Grids (DeFCN Tables 3, 4, 6) are generated from one base config with overrides, 
 Every row runs at paper scale (``--scale paper``: 8 GPUs, COCO) or at CPU scale (``--scale cpu``)
 on the real data of ../shared/data under one of the regimes of ../shared/cpu-study.md.
 """
+
 from collections import OrderedDict
 from itertools import product
 
@@ -38,13 +39,18 @@ STUDIES["defcn_table3"] = [
 
 # DeFCN Table 4: Add vs Mul quality.
 STUDIES["defcn_table4"] = [
-    (f"{q} alpha={a}", D + "poto_R_50_FPN_3x.py", [f"model.assigner.quality={q}", f"model.assigner.alpha={a}"])
+    (
+        f"{q} alpha={a}",
+        D + "poto_R_50_FPN_3x.py",
+        [f"model.assigner.quality={q}", f"model.assigner.alpha={a}"],
+    )
     for q, a in (("add", 0.2), ("add", 0.5), ("add", 0.8), ("mul", 0.8))
 ]
 
 # DeFCN Table 5: 3DMF / Aux on and off, and 3D max filtering as post-processing on FCOS.
 STUDIES["defcn_table5"] = [
     ("FCOS w/o ctr", "Baselines/fcos_wo_ctr_R_50_FPN_3x.py", []),
+    ("FCOS + Aux", D + "fcos_wo_ctr_aux_R_50_FPN_3x.py", []),
     ("FCOS + 3DMF post-processing", D + "fcos_wo_ctr_max_filter_pp_R_50_FPN_3x.py", []),
     ("POTO", D + "poto_R_50_FPN_3x.py", []),
     ("POTO + 3DMF", D + "poto_3dmf_R_50_FPN_3x.py", []),

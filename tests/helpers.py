@@ -1,4 +1,5 @@
 """Shared test utilities: config loading at CPU scale and the end-to-end model mixin."""
+
 import glob
 import os
 
@@ -73,7 +74,10 @@ class DenseModelE2EMixin:
                 else:
                     k = self.model.num_classes
                     d["instances"] = make_instances(
-                        h, w, [[10, 20, 90, 150], [100, 30, 240, 190], [5, 5, 12, 14]], [0, 1 % k, 0]
+                        h,
+                        w,
+                        [[10, 20, 90, 150], [100, 30, 240, 190], [5, 5, 12, 14]],
+                        [0, 1 % k, 0],
                     )
             else:
                 d["instances"] = make_instances(h, w, [], [])

@@ -1,11 +1,11 @@
 """train_net.py as a user runs it: train a few iterations, then --eval-only from the checkpoint,
 for a LazyConfig and a yacs config, on the bundled sample."""
+
 import json
 import os
 import subprocess
 import sys
 
-import pytest
 
 from helpers import REPO_ROOT
 
@@ -20,7 +20,11 @@ def run(args, tmp_path):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "train_net.py"), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
@@ -29,8 +33,19 @@ def run(args, tmp_path):
 def test_lazy_train_then_eval_only(tmp_path):
     out = str(tmp_path / "run")
     cfg = os.path.join(REPO_ROOT, "configs/DeFCN/poto_3dmf_aux_R_50_FPN_3x.py")
-    run(["--config-file", cfg, "scale=cpu", *SMALL_DATA, "train.max_iter=2", "dataloader.train.total_batch_size=2",
-         "train.log_period=1", f"train.output_dir={out}"], tmp_path)
+    run(
+        [
+            "--config-file",
+            cfg,
+            "scale=cpu",
+            *SMALL_DATA,
+            "train.max_iter=2",
+            "dataloader.train.total_batch_size=2",
+            "train.log_period=1",
+            f"train.output_dir={out}",
+        ],
+        tmp_path,
+    )
     for name in ("config.yaml", "log.txt", "metrics.json", "model_final.pth", "eval_results.json"):
         assert os.path.isfile(os.path.join(out, name)), name
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
@@ -38,8 +53,16 @@ def test_lazy_train_then_eval_only(tmp_path):
         assert "eta:" in f.read()
     # --eval-only from the saved config and checkpoint
     out2 = str(tmp_path / "eval")
-    log = run(["--config-file", os.path.join(out, "config.yaml"), "--eval-only",
-               f"train.init_checkpoint={os.path.join(out, 'model_final.pth')}", f"train.output_dir={out2}"], tmp_path)
+    log = run(
+        [
+            "--config-file",
+            os.path.join(out, "config.yaml"),
+            "--eval-only",
+            f"train.init_checkpoint={os.path.join(out, 'model_final.pth')}",
+            f"train.output_dir={out2}",
+        ],
+        tmp_path,
+    )
     with open(os.path.join(out2, "eval_results.json")) as f:
         res = json.load(f)
     for key in ("bbox", "bbox_nms", "nms_delta", "crowd", "crowd_nms"):
@@ -50,17 +73,58 @@ def test_lazy_train_then_eval_only(tmp_path):
 def test_yacs_train_then_eval_only(tmp_path):
     out = str(tmp_path / "run")
     cfg = os.path.join(REPO_ROOT, "configs/DeFCN/yacs/poto_3dmf_aux_R_50_FPN_3x.yaml")
-    small = ["MODEL.WEIGHTS", "", "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
-             "MODEL.RESNETS.NORM", "BN", "MODEL.BACKBONE.FREEZE_AT", "0", "MODEL.FPN.OUT_CHANNELS", "128",
-             "MODEL.DEFCN.NUM_CLASSES", "1", "DATASETS.TRAIN", "('coco_sample_person_tiny',)",
-             "DATASETS.TEST", "('coco_sample_person_tiny',)", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "2",
-             "SOLVER.STEPS", "(1,)", "INPUT.MIN_SIZE_TRAIN", "(160,)", "INPUT.MAX_SIZE_TRAIN", "267",
-             "INPUT.MIN_SIZE_TEST", "160", "INPUT.MAX_SIZE_TEST", "267", "DATALOADER.NUM_WORKERS", "0"]
+    small = [
+        "MODEL.WEIGHTS",
+        "",
+        "MODEL.RESNETS.DEPTH",
+        "18",
+        "MODEL.RESNETS.RES2_OUT_CHANNELS",
+        "64",
+        "MODEL.RESNETS.NORM",
+        "BN",
+        "MODEL.BACKBONE.FREEZE_AT",
+        "0",
+        "MODEL.FPN.OUT_CHANNELS",
+        "128",
+        "MODEL.DEFCN.NUM_CLASSES",
+        "1",
+        "DATASETS.TRAIN",
+        "('coco_sample_person_tiny',)",
+        "DATASETS.TEST",
+        "('coco_sample_person_tiny',)",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "SOLVER.MAX_ITER",
+        "2",
+        "SOLVER.STEPS",
+        "(1,)",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(160,)",
+        "INPUT.MAX_SIZE_TRAIN",
+        "267",
+        "INPUT.MIN_SIZE_TEST",
+        "160",
+        "INPUT.MAX_SIZE_TEST",
+        "267",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+    ]
     run(["--config-file", cfg, *small, "OUTPUT_DIR", out], tmp_path)
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
     out2 = str(tmp_path / "eval")
-    run(["--config-file", cfg, "--eval-only", *small, "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"),
-         "OUTPUT_DIR", out2], tmp_path)
+    run(
+        [
+            "--config-file",
+            cfg,
+            "--eval-only",
+            *small,
+            "MODEL.WEIGHTS",
+            os.path.join(out, "model_final.pth"),
+            "OUTPUT_DIR",
+            out2,
+        ],
+        tmp_path,
+    )
     with open(os.path.join(out2, "eval_results.json")) as f:
         assert "bbox_nms" in json.load(f)
 
@@ -68,7 +132,16 @@ def test_yacs_train_then_eval_only(tmp_path):
 def test_bad_config_key_names_the_key(tmp_path):
     cfg = os.path.join(REPO_ROOT, "configs/DeFCN/poto_R_50_FPN_3x.py")
     proc = subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "train_net.py"), "--config-file", cfg, "scale=huge",
-         f"train.output_dir={tmp_path}"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            os.path.join(REPO_ROOT, "train_net.py"),
+            "--config-file",
+            cfg,
+            "scale=huge",
+            f"train.output_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode != 0 and "scale" in proc.stderr

@@ -7,6 +7,7 @@ It uses the same entry points as users: ``train_net.py`` (through the study runn
 evaluation, LazyConfig + the checkpoint for the pictures. Memorisation regime: the models are
 evaluated on the images they were trained on, which isolates the duplicate-removal question.
 """
+
 import argparse
 import os
 import subprocess
@@ -31,6 +32,7 @@ def draw(output_dir, study_root, rows, dataset, num_images):
     from d2dense.config import apply_scale
     from d2dense.utils import import_method_packages
     from d2dense.visualize import apply_nms, draw_instances
+
     sys.path.insert(0, os.path.join(REPO_ROOT, "projects"))
     from run_study import slug
 
@@ -50,7 +52,15 @@ def draw(output_dir, study_root, rows, dataset, num_images):
             h, w = bgr.shape[:2]
             img = resize.get_transform(bgr).apply_image(bgr)
             with torch.no_grad():
-                inst = model([{"image": torch.as_tensor(img.transpose(2, 0, 1).copy()), "height": h, "width": w}])[0]["instances"]
+                inst = model(
+                    [
+                        {
+                            "image": torch.as_tensor(img.transpose(2, 0, 1).copy()),
+                            "height": h,
+                            "width": w,
+                        }
+                    ]
+                )[0]["instances"]
             rgb = bgr[:, :, ::-1]
             panels = [
                 draw_instances(rgb, inst, dataset, title=f"{label}: w/o NMS"),
@@ -65,14 +75,24 @@ def draw(output_dir, study_root, rows, dataset, num_images):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--output-dir", default="output/demo")
-    ap.add_argument("--max-iter", type=int, default=300)
+    ap.add_argument("--max-iter", type=int, default=150)
     ap.add_argument("--num-images", type=int, default=3)
     args = ap.parse_args()
 
     start = time.perf_counter()
-    study = [sys.executable, os.path.join(REPO_ROOT, "projects", "run_study.py"), "demo",
-             "--scale", "cpu", "--regime", "sample", "--max-iter", str(args.max_iter),
-             "--output-dir", os.path.join(args.output_dir, "runs")]
+    study = [
+        sys.executable,
+        os.path.join(REPO_ROOT, "projects", "run_study.py"),
+        "demo",
+        "--scale",
+        "cpu",
+        "--regime",
+        "sample",
+        "--max-iter",
+        str(args.max_iter),
+        "--output-dir",
+        os.path.join(args.output_dir, "runs"),
+    ]
     subprocess.run(study, check=True, cwd=REPO_ROOT)
 
     sys.path.insert(0, os.path.join(REPO_ROOT, "projects"))

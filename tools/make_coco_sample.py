@@ -5,6 +5,7 @@ Picks the train images with 1-6 non-crowd persons, smallest JPEGs first (so the 
 and writes their official annotations unchanged (all categories, licence and url fields kept):
 ``instances.json`` (80 categories) and ``person.json`` (person only).
 """
+
 import argparse
 import json
 import os
@@ -51,7 +52,9 @@ def main():
     )
     with open(os.path.join(args.dst, "person.json"), "w") as f:
         json.dump(person, f)
-    print(f"{len(chosen)} images, {len(annos)} boxes ({len(person['annotations'])} persons) -> {args.dst}")
+    print(
+        f"{len(chosen)} images, {len(annos)} boxes ({len(person['annotations'])} persons) -> {args.dst}"
+    )
 
 
 if __name__ == "__main__":

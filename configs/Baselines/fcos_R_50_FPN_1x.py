@@ -1,7 +1,7 @@
 from ..common.data.coco import dataloader
 from ..common.models.fcos import model
 from ..common.schedules import lr_multiplier_1x as lr_multiplier
-from ..common.train import optimizer, scale, train
+from ..common.train import optimizer, train
 
 dataloader.train.mapper.use_instance_mask = False
 model.backbone.bottom_up.freeze_at = 2

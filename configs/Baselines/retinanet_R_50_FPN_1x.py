@@ -1,7 +1,7 @@
 from ..common.data.coco import dataloader
 from ..common.models.retinanet import model
 from ..common.schedules import lr_multiplier_1x as lr_multiplier
-from ..common.train import optimizer, scale, train
+from ..common.train import optimizer, train
 
 model.backbone.bottom_up.freeze_at = 2
 train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"

@@ -1,4 +1,4 @@
 from ..common.schedules import lr_multiplier_3x as lr_multiplier
-from .retinanet_R_50_FPN_1x import dataloader, model, optimizer, scale, train
+from .retinanet_R_50_FPN_1x import dataloader, model, optimizer, train
 
 train.max_iter = 270000

@@ -2,7 +2,7 @@
 from ..common.data.coco import dataloader
 from ..common.models.defcn import model
 from ..common.schedules import lr_multiplier_3x as lr_multiplier
-from ..common.train import optimizer, scale, train
+from ..common.train import optimizer, train
 
 model.backbone.bottom_up.freeze_at = 2
 optimizer.lr = 0.01  # batch 16

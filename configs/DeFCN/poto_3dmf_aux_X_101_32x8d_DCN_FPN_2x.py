@@ -6,7 +6,7 @@ from detectron2.config import LazyCall as L
 from d2dense.modeling import make_resnet_stages
 
 from ..common.schedules import lr_multiplier_2x as lr_multiplier
-from .poto_3dmf_aux_R_50_FPN_3x import dataloader, model, optimizer, scale, train
+from .poto_3dmf_aux_R_50_FPN_3x import dataloader, model, optimizer, train
 
 model.backbone.bottom_up.stages = L(make_resnet_stages)(
     depth=101,

@@ -18,6 +18,7 @@ crowdhuman_{train,val}     ``$DETECTRON2_DATASETS/crowdhuman`` (official odgt la
 Sets whose files are absent are not registered, so ``DatasetCatalog.list()`` shows what is usable.
 Registration is lazy (files are read on ``DatasetCatalog.get``) and idempotent.
 """
+
 import json
 import os
 
@@ -28,7 +29,13 @@ from .crowdhuman import load_crowdhuman_odgt
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-__all__ = ["register_all", "register_coco_detection", "register_subset", "shared_data_root", "REPO_ROOT"]
+__all__ = [
+    "register_all",
+    "register_coco_detection",
+    "register_subset",
+    "shared_data_root",
+    "REPO_ROOT",
+]
 
 
 def shared_data_root() -> str:
@@ -58,13 +65,20 @@ def register_coco_detection(name: str, json_file: str, image_root: str, **metada
 
 def register_subset(name: str, base: str, num_images: int) -> None:
     """Register the first ``num_images`` images of dataset ``base`` as ``name`` (a COCO-format json
-    (no ``json_file``: the evaluator converts the subset's dicts, so it scores exactly these images)."""
+    (no ``json_file``: the evaluator converts the subset's dicts, so it scores exactly these images).
+    """
     if name in DatasetCatalog.list():
         return
     base_meta = MetadataCatalog.get(base)
 
     DatasetCatalog.register(name, lambda: DatasetCatalog.get(base)[:num_images])
-    keep = ("person_dataset", "evaluator_type", "thing_classes", "thing_dataset_id_to_contiguous_id", "image_root")
+    keep = (
+        "person_dataset",
+        "evaluator_type",
+        "thing_classes",
+        "thing_dataset_id_to_contiguous_id",
+        "image_root",
+    )
     MetadataCatalog.get(name).set(**{k: v for k, v in base_meta.as_dict().items() if k in keep})
 
 
@@ -76,9 +90,14 @@ def _register_crowdhuman(root: str) -> None:
             continue
         image_root = os.path.join(root, "Images")
         DatasetCatalog.register(
-            name, lambda odgt=odgt, image_root=image_root, name=name: load_crowdhuman_odgt(odgt, image_root, name)
+            name,
+            lambda odgt=odgt, image_root=image_root, name=name: load_crowdhuman_odgt(
+                odgt, image_root, name
+            ),
         )
-        MetadataCatalog.get(name).set(thing_classes=["person"], evaluator_type="crowd", image_root=image_root)
+        MetadataCatalog.get(name).set(
+            thing_classes=["person"], evaluator_type="crowd", image_root=image_root
+        )
 
 
 def register_all() -> None:
@@ -114,4 +133,6 @@ def register_all() -> None:
     if "pennfudan_train" in DatasetCatalog.list():
         # cpu-study.md "memorisation" regime: the first 16 training images, trained and tested on.
         register_subset("pennfudan_train16", "pennfudan_train", 16)
-    _register_crowdhuman(os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "crowdhuman"))
+    _register_crowdhuman(
+        os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "crowdhuman")
+    )

@@ -6,6 +6,7 @@ and degenerate or out-of-image boxes reach the model (where they become NaN loss
 logged count (boxes clipped to the image) or the offending record is dropped with a logged count
 that names the first few image / annotation ids, so a bad file never crashes training.
 """
+
 import json
 import logging
 import os
@@ -141,5 +142,10 @@ def load_coco_detection_json(
             }
         )
     report.log()
-    logger.info("Loaded %d images with %d boxes from %s", len(dicts), sum(len(d["annotations"]) for d in dicts), json_file)
+    logger.info(
+        "Loaded %d images with %d boxes from %s",
+        len(dicts),
+        sum(len(d["annotations"]) for d in dicts),
+        json_file,
+    )
     return dicts

@@ -11,6 +11,7 @@ never positives in training and detections on them are never false positives in 
 Image sizes are not in the odgt; they are read from the JPEG header once and cached next to the
 annotation file (``<odgt>.sizes.json``) because decoding 15k images at start-up would be slow.
 """
+
 import json
 import logging
 import os

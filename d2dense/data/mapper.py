@@ -1,4 +1,5 @@
 """A DatasetMapper that turns unreadable images into a clear, logged outcome."""
+
 import logging
 
 from detectron2.data import DatasetMapper

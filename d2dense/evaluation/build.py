@@ -1,4 +1,5 @@
 """Pick the evaluators a dataset needs from its metadata."""
+
 from typing import Optional
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -31,11 +32,16 @@ def build_evaluators(
         max_dets_per_image = 500 if meta.get("evaluator_type") == "crowd" else 100
     evaluators = [
         NMSAwareCOCOEvaluator(
-            dataset_name, nms_thresh=nms_thresh, max_dets_per_image=max_dets_per_image, output_dir=output_dir
+            dataset_name,
+            nms_thresh=nms_thresh,
+            max_dets_per_image=max_dets_per_image,
+            output_dir=output_dir,
         )
     ]
     if crowd:
         evaluators.append(
-            CrowdEvaluator(dataset_name, nms_thresh=nms_thresh, max_dets_per_image=max_dets_per_image)
+            CrowdEvaluator(
+                dataset_name, nms_thresh=nms_thresh, max_dets_per_image=max_dets_per_image
+            )
         )
     return DatasetEvaluators(evaluators)

@@ -1,5 +1,7 @@
 from .backbone import build_fcos_resnet_fpn_backbone
+from .losses import focal_loss_from_log_probs
+from .max_filter import keep_local_maxima_3d, max_filter_3d
 from .deform import DeformBottleneckBlockTV, DeformConv2dTV, make_resnet_stages
 from .fcos import FCOS, FCOSHead
-from .postprocess import select_detections
+from .postprocess import detect_batch, detect_single_image, select_detections
 from .resnet import small_resnet_fpn_backbone

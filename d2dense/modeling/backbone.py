@@ -4,6 +4,7 @@ detectron2's ``build_retinanet_resnet_fpn_backbone`` builds P6 from C5; FCOS, De
 it from P5 (the FPN fix of the DeFCN repository, Sec. 2.2 of arXiv:2006.09214), which is what the
 LazyConfig files do with ``top_block.in_feature = "p5"``.
 """
+
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone import FPN, build_resnet_backbone

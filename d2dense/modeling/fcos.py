@@ -4,20 +4,21 @@ DeFCN's Table 1 baseline is "FCOS without centerness" and PSS keeps centerness; 
 Everything else (point anchors, center sampling with scale ranges, focal + GIoU losses, EMA
 normaliser) is upstream's, inherited unchanged.
 """
-from typing import List, Optional
+
+from typing import List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.modeling.meta_arch.fcos import FCOS as _UpstreamFCOS
 from detectron2.modeling.meta_arch.fcos import FCOSHead as _UpstreamFCOSHead
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
-from .postprocess import select_detections
+from .max_filter import keep_local_maxima_3d
+from .postprocess import detect_batch, detect_single_image
 
 __all__ = ["FCOS", "FCOSHead"]
 
@@ -26,7 +27,9 @@ class FCOSHead(_UpstreamFCOSHead):
     """Upstream ``FCOSHead``; with ``use_centerness=False`` it has no centerness conv at all (so no
     unused parameter under DDP) and returns ``(logits, bbox_reg)``."""
 
-    def __init__(self, *, input_shape: List[ShapeSpec], conv_dims: List[int], use_centerness=True, **kwargs):
+    def __init__(
+        self, *, input_shape: List[ShapeSpec], conv_dims: List[int], use_centerness=True, **kwargs
+    ):
         super().__init__(input_shape=input_shape, conv_dims=conv_dims, **kwargs)
         self.use_centerness = use_centerness
         if not use_centerness:
@@ -42,12 +45,22 @@ class FCOSHead(_UpstreamFCOSHead):
 @META_ARCH_REGISTRY.register()
 class FCOS(_UpstreamFCOS):
     """Upstream FCOS plus: ``use_centerness`` (DeFCN Table 1 baseline), ``test_nms_thresh=None`` for
-    raw (NMS-free) outputs, and ``@configurable`` so ``MODEL.META_ARCHITECTURE: FCOS`` builds it."""
+    raw (NMS-free) outputs, ``test_max_filter=(phi, tau)`` for 3D max filtering as post-processing
+    (DeFCN Table 5, the row marked *), and ``@configurable`` so ``MODEL.META_ARCHITECTURE: FCOS``
+    builds it."""
 
     @configurable
-    def __init__(self, *, use_centerness: bool = True, test_nms_thresh: Optional[float] = 0.6, **kwargs):
+    def __init__(
+        self,
+        *,
+        use_centerness: bool = True,
+        test_nms_thresh: Optional[float] = 0.6,
+        test_max_filter: Optional[Tuple[int, int]] = None,
+        **kwargs,
+    ):
         super().__init__(test_nms_thresh=test_nms_thresh, **kwargs)
         self.use_centerness = use_centerness
+        self.test_max_filter = tuple(test_max_filter) if test_max_filter else None
 
     @classmethod
     def from_config(cls, cfg):
@@ -76,6 +89,7 @@ class FCOS(_UpstreamFCOS):
             "test_nms_thresh": nms if nms >= 0 else None,
             "max_detections_per_image": cfg.TEST.DETECTIONS_PER_IMAGE,
             "use_centerness": cfg.MODEL.FCOS.USE_CENTERNESS,
+            "test_max_filter": tuple(cfg.MODEL.FCOS.TEST_MAX_FILTER) or None,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
@@ -91,7 +105,9 @@ class FCOS(_UpstreamFCOS):
         anchors = self.anchor_generator(features)
         gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances)
         if self.use_centerness:
-            return self.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, pred_centerness)
+            return self.losses(
+                anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, pred_centerness
+            )
         # Without the branch there is no centerness target: the upstream loss minus its ctr term.
         dummy = [torch.zeros_like(x[..., :1]) for x in pred_deltas]
         losses = self.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, dummy)
@@ -99,23 +115,16 @@ class FCOS(_UpstreamFCOS):
         return losses
 
     def forward_inference(self, images, features, predictions):
-        pred_logits, pred_deltas, pred_centerness = self._split_predictions(predictions)
+        # score maps per level (N, K, H, W): filtered in their spatial layout, then flattened
+        score_maps = [x.sigmoid() for x in predictions[0]]
+        if self.use_centerness:
+            score_maps = [torch.sqrt(s * c.sigmoid()) for s, c in zip(score_maps, predictions[2])]
+        if self.test_max_filter is not None:
+            score_maps = keep_local_maxima_3d(score_maps, *self.test_max_filter)
+        scores = [permute_to_N_HWA_K(s, self.num_classes) for s in score_maps]
+        deltas = [permute_to_N_HWA_K(d, 4) for d in predictions[1]]
         anchors = self.anchor_generator(features)
-        results = []
-        for img_idx, image_size in enumerate(images.image_sizes):
-            if self.use_centerness:
-                scores = [
-                    torch.sqrt(x[img_idx].sigmoid() * y[img_idx].sigmoid())
-                    for x, y in zip(pred_logits, pred_centerness)
-                ]
-            else:
-                scores = [x[img_idx].sigmoid() for x in pred_logits]
-            deltas = [x[img_idx] for x in pred_deltas]
-            results.append(self.inference_single_image(anchors, scores, deltas, image_size))
-        return results
+        return detect_batch(self, anchors, scores, deltas, images.image_sizes)
 
     def inference_single_image(self, anchors, box_cls, box_delta, image_size):
-        pred = self._decode_multi_level_predictions(
-            anchors, box_cls, box_delta, self.test_score_thresh, self.test_topk_candidates, image_size
-        )
-        return select_detections(pred, self.test_nms_thresh, self.max_detections_per_image)
+        return detect_single_image(self, anchors, box_cls, box_delta, image_size)

@@ -1,4 +1,5 @@
 """Backbone pieces for the small CPU variant (ResNet-18 + FPN trained from scratch)."""
+
 from detectron2.modeling.backbone import FPN, BasicStem, ResNet
 from detectron2.modeling.backbone.fpn import LastLevelP6P7
 

@@ -1,4 +1,4 @@
 from .assignment import DeFCNAssigner
-from .defcn import DeFCN, focal_loss_on_probs
+from .defcn import DeFCN, product_sigmoid_focal_loss
 from .head import DeFCNHead
-from .max_filter import MaxFiltering3D, keep_local_maxima_3d, max_filter_3d
+from .max_filter import MaxFiltering3D

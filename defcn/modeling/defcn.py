@@ -5,7 +5,7 @@ assignment comes from :mod:`matchcost`; this file only adapts detectron2 structu
 computes the losses. Shapes follow detectron2: N images, R points (all levels, level-major),
 K classes, G ground truths of one image.
 """
-import logging
+
 from typing import List, Optional, Tuple
 
 import torch
@@ -13,39 +13,38 @@ import torch.nn.functional as F
 from fvcore.nn import sigmoid_focal_loss_jit
 
 from detectron2.config import configurable
-from detectron2.layers import ShapeSpec, cat
+from detectron2.layers import cat
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from detectron2.modeling.anchor_generator import DefaultAnchorGenerator
 from detectron2.modeling.box_regression import Box2BoxTransformLinear, _dense_box_regression_loss
 from detectron2.modeling.meta_arch.dense_detector import DenseDetector, permute_to_N_HWA_K
-from detectron2.structures import Boxes, Instances
+from detectron2.structures import Boxes
 from detectron2.utils.events import get_event_storage
 
-from d2dense.modeling import select_detections
+from d2dense.modeling import detect_batch, focal_loss_from_log_probs, keep_local_maxima_3d
 
 from .assignment import DeFCNAssigner
 from .head import DeFCNHead
-from .max_filter import keep_local_maxima_3d
 
-logger = logging.getLogger(__name__)
-
-__all__ = ["DeFCN", "focal_loss_on_probs"]
+__all__ = ["DeFCN", "product_sigmoid_focal_loss"]
 
 
-def focal_loss_on_probs(probs, targets, alpha: float = 0.25, gamma: float = 2.0):
-    """Sigmoid focal loss (sum) on probabilities rather than logits.
+def product_sigmoid_focal_loss(
+    cls_logits: torch.Tensor,
+    filter_logits: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+) -> torch.Tensor:
+    """Sigmoid focal loss (sum) of DeFCN's score ``p = sigmoid(cls) * sigmoid(filter)``.
 
-    With 3DMF the score is the product ``sigmoid(cls) * sigmoid(filter)``, which has no single
-    logit, so the focal loss is written on the probability (as the public implementation does).
-    The log is clamped at 1e-6 only to keep a saturated product finite.
+    The product has no single logit, so the loss is taken on ``p`` (as the public implementation
+    does), in log space: ``log p = logsigmoid(cls) + logsigmoid(filter)`` keeps saturated scores
+    finite and their gradients alive (clamping ``p`` would stop a hard positive from learning).
+    ``filter_logits`` broadcasts over the classes.
     """
-    p = probs.clamp(1e-6, 1 - 1e-6)
-    ce = -(targets * torch.log(p) + (1 - targets) * torch.log1p(-p))
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return loss.sum()
+    log_p = F.logsigmoid(cls_logits) + F.logsigmoid(filter_logits)
+    return focal_loss_from_log_probs(log_p, targets, alpha, gamma)
 
 
 @META_ARCH_REGISTRY.register()
@@ -90,7 +89,9 @@ class DeFCN(DenseDetector):
                 inference (3D max filtering as post-processing, Table 5).
             Other arguments as in detectron2's :class:`FCOS`.
         """
-        super().__init__(backbone, head, head_in_features, pixel_mean=pixel_mean, pixel_std=pixel_std)
+        super().__init__(
+            backbone, head, head_in_features, pixel_mean=pixel_mean, pixel_std=pixel_std
+        )
         self.num_classes = num_classes
         strides = [backbone.output_shape()[k].stride for k in self.head_in_features]
         self.strides = strides
@@ -109,8 +110,6 @@ class DeFCN(DenseDetector):
         self.test_nms_thresh = test_nms_thresh
         self.max_detections_per_image = max_detections_per_image
         self.test_max_filter = tuple(test_max_filter) if test_max_filter else None
-        if aux_loss_weight > 0 and assigner.method == "fcos":
-            raise ValueError("aux_loss_weight > 0 with the one-to-many 'fcos' assigner makes no sense")
 
     @classmethod
     def from_config(cls, cfg):
@@ -140,6 +139,8 @@ class DeFCN(DenseDetector):
                 spatial_prior=c.SPATIAL_PRIOR,
                 center_sampling_radius=c.CENTER_SAMPLING_RADIUS,
                 aux_topk=c.AUX_TOPK,
+                anchor_scale=c.ANCHOR_SCALE,
+                unmatched=c.UNMATCHED,
             ),
             "num_classes": c.NUM_CLASSES,
             "focal_loss_alpha": c.FOCAL_LOSS_ALPHA,
@@ -185,7 +186,7 @@ class DeFCN(DenseDetector):
 
     @torch.no_grad()
     def label_points(self, anchors, num_points_per_level, logits, deltas, filters, gt_instances):
-        """Per image: class target (R,) in {0..K-1 fg, K bg, -1 ignore}, matched gt box (R, 4) and,
+        """Per image: class target (R,) in {0..K-1 fg, K bg}, matched gt box (R, 4) and,
         when the auxiliary loss is on, its one-to-many class target (R,)."""
         points = anchors.get_centers()
         point_strides = anchors.tensor[:, 2] - anchors.tensor[:, 0]
@@ -197,18 +198,16 @@ class DeFCN(DenseDetector):
                     f"ground-truth class {int(inst.gt_classes.max())} >= model.num_classes="
                     f"{self.num_classes}: set num_classes to the dataset's number of classes"
                 )
-            pred_boxes = self.box2box_transform.apply_deltas(deltas[i].detach(), anchors.tensor)
-            result = self.assigner(
+            pred_boxes = self.box2box_transform.apply_deltas(deltas[i], anchors.tensor)
+            main = self.assigner(  # under no_grad: nothing to detach
                 points=points,
                 strides=point_strides,
                 num_points_per_level=num_points_per_level,
-                scores=self._scores(logits[i].detach(), None if filters is None else filters[i].detach()),
-                pred_logits=logits[i].detach(),
+                scores=self._scores(logits[i], None if filters is None else filters[i]),
                 pred_boxes=pred_boxes,
                 gt_boxes=inst.gt_boxes.tensor,
                 gt_classes=inst.gt_classes,
             )
-            main = result.main
             gt_classes.append(main.class_targets(inst.gt_classes, self.num_classes))
             matched = main.labels.clamp(min=0)
             gt_boxes.append(
@@ -217,7 +216,7 @@ class DeFCN(DenseDetector):
             num_pos += main.num_foreground
             num_unmatched += main.num_unmatched_gt
             if self.aux_loss_weight > 0:
-                aux_scores = logits[i].detach().sigmoid()  # aux quality uses the coarse score only
+                aux_scores = logits[i].sigmoid()  # the aux quality uses the coarse score only
                 aux = self.assigner.auxiliary(
                     points=points,
                     num_points_per_level=num_points_per_level,
@@ -239,11 +238,16 @@ class DeFCN(DenseDetector):
         num_pos = int(pos_mask.sum())
         normalizer = self._ema_update("loss_normalizer", max(num_pos, 1), 100)
 
-        targets = F.one_hot(gt_classes.clamp(min=0), self.num_classes + 1)[..., :-1].to(logits.dtype)
+        targets = F.one_hot(gt_classes.clamp(min=0), self.num_classes + 1)[..., :-1].to(
+            logits.dtype
+        )
         if filters is not None:
-            scores = self._scores(logits, filters)
-            loss_cls = focal_loss_on_probs(
-                scores[valid], targets[valid], self.focal_loss_alpha, self.focal_loss_gamma
+            loss_cls = product_sigmoid_focal_loss(
+                logits[valid],
+                filters[valid],
+                targets[valid],
+                self.focal_loss_alpha,
+                self.focal_loss_gamma,
             )
         else:
             loss_cls = sigmoid_focal_loss_jit(
@@ -293,15 +297,4 @@ class DeFCN(DenseDetector):
         scores = [permute_to_N_HWA_K(s, self.num_classes) for s in score_maps]
         deltas = [permute_to_N_HWA_K(d, 4) for d in predictions[1]]
         anchors = self.anchor_generator(features)
-        results: List[Instances] = []
-        for img_idx, image_size in enumerate(images.image_sizes):
-            pred = self._decode_multi_level_predictions(
-                anchors,
-                [s[img_idx] for s in scores],
-                [d[img_idx] for d in deltas],
-                self.test_score_thresh,
-                self.test_topk_candidates,
-                image_size,
-            )
-            results.append(select_detections(pred, self.test_nms_thresh, self.max_detections_per_image))
-        return results
+        return detect_batch(self, anchors, scores, deltas, images.image_sizes)

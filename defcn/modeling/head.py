@@ -1,4 +1,5 @@
 """DeFCN head: FCOS towers without centerness, plus the 3DMF branch on the regression tower."""
+
 from typing import List
 
 from torch import nn
@@ -34,10 +35,14 @@ class DeFCNHead(FCOSHead):
         filter_norm: str = "GN",
         **kwargs,
     ):
-        super().__init__(input_shape=input_shape, conv_dims=conv_dims, use_centerness=False, **kwargs)
+        super().__init__(
+            input_shape=input_shape, conv_dims=conv_dims, use_centerness=False, **kwargs
+        )
         self.use_3dmf = use_3dmf
         if use_3dmf:
-            self.max_filter = MaxFiltering3D(conv_dims[-1], filter_kernel_size, filter_tau, filter_norm)
+            self.max_filter = MaxFiltering3D(
+                conv_dims[-1], filter_kernel_size, filter_tau, filter_norm
+            )
             self.filter_pred = nn.Conv2d(conv_dims[-1], 1, kernel_size=3, padding=1)
             nn.init.normal_(self.filter_pred.weight, std=0.01)
             nn.init.constant_(self.filter_pred.bias, 0)

@@ -1,17 +1,16 @@
 """Data registration and the handling of bad annotations."""
+
 import json
 import logging
 import os
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import d2dense.data  # noqa: F401
 from d2dense.data import SafeDatasetMapper, load_coco_detection_json, load_crowdhuman_odgt
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from conftest import requires_shared_data
@@ -36,13 +35,55 @@ def bad_coco(tmp_path):
         "categories": [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}],
         "annotations": [
             {"id": 10, "image_id": 1, "category_id": 3, "bbox": [4, 4, 20, 20], "iscrowd": 0},
-            {"id": 11, "image_id": 1, "category_id": 7, "bbox": [50, 30, 30, 30], "iscrowd": 0},  # clipped
-            {"id": 12, "image_id": 1, "category_id": 99, "bbox": [4, 4, 10, 10], "iscrowd": 0},  # unknown
-            {"id": 13, "image_id": 2, "category_id": 3, "bbox": [10, 10, 0, 5], "iscrowd": 0},  # degenerate
-            {"id": 14, "image_id": 2, "category_id": 3, "bbox": [10, 10, -5, 5], "iscrowd": 0},  # inverted
-            {"id": 15, "image_id": 2, "category_id": 3, "bbox": [100, 100, 5, 5], "iscrowd": 0},  # outside
-            {"id": 16, "image_id": 2, "category_id": 7, "bbox": [1, 1, 30, 30], "iscrowd": 1},  # ignore
-            {"id": 17, "image_id": 2, "category_id": 7, "bbox": [1, 1, float("nan"), 3], "iscrowd": 0},
+            {
+                "id": 11,
+                "image_id": 1,
+                "category_id": 7,
+                "bbox": [50, 30, 30, 30],
+                "iscrowd": 0,
+            },  # clipped
+            {
+                "id": 12,
+                "image_id": 1,
+                "category_id": 99,
+                "bbox": [4, 4, 10, 10],
+                "iscrowd": 0,
+            },  # unknown
+            {
+                "id": 13,
+                "image_id": 2,
+                "category_id": 3,
+                "bbox": [10, 10, 0, 5],
+                "iscrowd": 0,
+            },  # degenerate
+            {
+                "id": 14,
+                "image_id": 2,
+                "category_id": 3,
+                "bbox": [10, 10, -5, 5],
+                "iscrowd": 0,
+            },  # inverted
+            {
+                "id": 15,
+                "image_id": 2,
+                "category_id": 3,
+                "bbox": [100, 100, 5, 5],
+                "iscrowd": 0,
+            },  # outside
+            {
+                "id": 16,
+                "image_id": 2,
+                "category_id": 7,
+                "bbox": [1, 1, 30, 30],
+                "iscrowd": 1,
+            },  # ignore
+            {
+                "id": 17,
+                "image_id": 2,
+                "category_id": 7,
+                "bbox": [1, 1, float("nan"), 3],
+                "iscrowd": 0,
+            },
         ],
     }
     path = tmp_path / "ann.json"
@@ -62,7 +103,14 @@ def test_bad_annotations_are_dropped_or_clipped_with_a_log(bad_coco, caplog):
     b = by_id[2]["annotations"]
     assert len(b) == 1 and b[0]["iscrowd"] == 1
     text = caplog.text
-    for reason in ("unknown category_id", "missing file", "degenerate", "inverted", "non-finite", "clipped"):
+    for reason in (
+        "unknown category_id",
+        "missing file",
+        "degenerate",
+        "inverted",
+        "non-finite",
+        "clipped",
+    ):
         assert reason in text, reason
     assert "missing.jpg" in text and "annotation 12" in text
     meta = MetadataCatalog.get("t_bad_coco")

@@ -1,4 +1,5 @@
 """The torchvision deformable bottleneck: zero offsets = plain conv; gradients reach the offsets."""
+
 import torch
 
 from detectron2.modeling.backbone.resnet import ResNet
@@ -11,9 +12,18 @@ def test_zero_offset_deform_block_equals_plain_bottleneck():
     from detectron2.modeling.backbone.resnet import BottleneckBlock
 
     for modulated in (False, True):
-        deform = DeformBottleneckBlockTV(16, 32, bottleneck_channels=8, stride=2, num_groups=2,
-                                         norm="BN", deform_modulated=modulated).eval()
-        plain = BottleneckBlock(16, 32, bottleneck_channels=8, stride=2, num_groups=2, norm="BN").eval()
+        deform = DeformBottleneckBlockTV(
+            16,
+            32,
+            bottleneck_channels=8,
+            stride=2,
+            num_groups=2,
+            norm="BN",
+            deform_modulated=modulated,
+        ).eval()
+        plain = BottleneckBlock(
+            16, 32, bottleneck_channels=8, stride=2, num_groups=2, norm="BN"
+        ).eval()
         # same weights under the same names (conv2.weight / conv2.norm.*): checkpoints interchange
         missing = plain.load_state_dict(deform.state_dict(), strict=False)
         assert not missing.missing_keys
@@ -35,8 +45,13 @@ def test_offsets_receive_gradients():
 
 
 def test_resnext_dcn_stages_shapes():
-    stages = make_resnet_stages(depth=50, num_groups=32, width_per_group=4,
-                                deform_on_per_stage=[False, True, False, True], norm="BN")
+    stages = make_resnet_stages(
+        depth=50,
+        num_groups=32,
+        width_per_group=4,
+        deform_on_per_stage=[False, True, False, True],
+        norm="BN",
+    )
     assert type(stages[1][0]).__name__ == "DeformBottleneckBlockTV"
     assert type(stages[2][0]).__name__ == "BottleneckBlock"
     assert stages[0][0].conv1.out_channels == 128 and stages[3][0].conv3.out_channels == 2048

@@ -1,4 +1,5 @@
 """End-to-end: one representative config per distinct code path, at the small CPU size."""
+
 from helpers import DenseModelE2EMixin
 
 
@@ -35,10 +36,19 @@ class TestDeFCNCenterRule(DenseModelE2EMixin):
     CONFIG_PATH = "DeFCN/center_R_50_FPN_3x.py"
 
 
-class TestDeFCNMaxFilterPostProcessing(DenseModelE2EMixin):
+class TestFCOSMaxFilterPostProcessing(DenseModelE2EMixin):
     CONFIG_PATH = "DeFCN/fcos_wo_ctr_max_filter_pp_R_50_FPN_3x.py"
+
+
+class TestDeFCNOneToManyWithAux(DenseModelE2EMixin):
+    CONFIG_PATH = "DeFCN/fcos_wo_ctr_aux_R_50_FPN_3x.py"
+    OVERRIDES = ("model.assigner.spatial_prior=inside",)
 
 
 class TestDeFCNCrowdHumanNoGN(DenseModelE2EMixin):
     CONFIG_PATH = "DeFCN/crowdhuman/poto_3dmf_aux_R_50_FPN_30k.py"
-    OVERRIDES = ("model.head.filter_norm=", "model.head.filter_tau=4", "model.head.filter_kernel_size=5")
+    OVERRIDES = (
+        "model.head.filter_norm=",
+        "model.head.filter_tau=4",
+        "model.head.filter_kernel_size=5",
+    )

@@ -1,4 +1,5 @@
 """DeFCN pieces against hand-computed cases and the paper's equations."""
+
 import math
 
 import pytest
@@ -6,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from fvcore.nn import sigmoid_focal_loss_jit
 
-from defcn import DeFCNAssigner, MaxFiltering3D, max_filter_3d
-from defcn.modeling import focal_loss_on_probs, keep_local_maxima_3d
+from d2dense.modeling import keep_local_maxima_3d, max_filter_3d
+from defcn import DeFCNAssigner, MaxFiltering3D
+from defcn.modeling import product_sigmoid_focal_loss
 
 
 def reference_3dmf(features, k, tau):
@@ -16,9 +18,11 @@ def reference_3dmf(features, k, tau):
     m = tau // 2
     for s, x in enumerate(features):
         tube = [
-            F.interpolate(features[j], size=x.shape[-2:], mode="bilinear", align_corners=False)
-            if j != s
-            else x
+            (
+                F.interpolate(features[j], size=x.shape[-2:], mode="bilinear", align_corners=False)
+                if j != s
+                else x
+            )
             for j in range(s - m, s + m + 1)
             if 0 <= j < len(features)
         ]
@@ -81,21 +85,38 @@ def test_3dmf_module_residual_and_shapes():
         torch.testing.assert_close(o, F.relu(m.norm(f)))
 
 
-def test_focal_loss_on_probs_matches_logit_focal_loss():
+def test_product_focal_loss_matches_logit_focal_loss():
+    # filter logit +inf -> sigmoid(filter) = 1: the product loss must equal the usual focal loss
     torch.manual_seed(0)
     logits = torch.randn(50, 7) * 3
     targets = (torch.rand(50, 7) > 0.8).float()
     want = sigmoid_focal_loss_jit(logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
-    got = focal_loss_on_probs(logits.sigmoid(), targets, alpha=0.25, gamma=2.0)
+    got = product_sigmoid_focal_loss(logits, torch.full((50, 1), 40.0), targets)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_focal_loss_on_probs_finite_when_saturated():
-    p = torch.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
-    t = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
-    loss = focal_loss_on_probs(p, t)
+def test_product_focal_loss_value_hand_case():
+    # p = sigmoid(0) * sigmoid(0) = 0.25, positive target: alpha (1-p)^2 (-log p)
+    loss = product_sigmoid_focal_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.ones(1, 1))
+    assert math.isclose(float(loss), 0.25 * 0.75**2 * math.log(4), rel_tol=1e-6)
+    # negative target: (1 - alpha) p^2 (-log(1 - p))
+    loss = product_sigmoid_focal_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, 1))
+    assert math.isclose(float(loss), 0.75 * 0.25**2 * -math.log(0.75), rel_tol=1e-6)
+
+
+def test_product_focal_loss_keeps_gradients_when_saturated():
+    # a hard positive with p ~ 1e-7 must still be pushed up (clamping p would give 0 gradient)
+    cls = torch.tensor([[-12.0]], requires_grad=True)
+    flt = torch.tensor([[-4.0]], requires_grad=True)
+    loss = product_sigmoid_focal_loss(cls, flt, torch.ones(1, 1))
     loss.backward()
-    assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
+    assert torch.isfinite(loss)
+    assert cls.grad.item() < -0.2 and flt.grad.item() < -0.2
+    # a saturated false positive (p ~ 1) keeps a finite, positive gradient
+    cls = torch.tensor([[30.0]], requires_grad=True)
+    loss = product_sigmoid_focal_loss(cls, torch.tensor([[30.0]]), torch.zeros(1, 1))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(cls.grad).all()
 
 
 def _grid_points(h, w, stride):
@@ -119,24 +140,32 @@ def test_poto_assignment_hand_case():
     probs[10] = torch.tensor([0.1, 0.4])
     assigner = DeFCNAssigner(method="poto", spatial_prior="global", alpha=0.8)
     res = assigner(
-        points=points, strides=strides, num_points_per_level=[16], scores=probs, pred_logits=None,
-        pred_boxes=pred, gt_boxes=gt, gt_classes=gt_classes,
-    ).main
+        points=points,
+        strides=strides,
+        num_points_per_level=[16],
+        scores=probs,
+        pred_boxes=pred,
+        gt_boxes=gt,
+        gt_classes=gt_classes,
+    )
     assert res.labels[5] == 0 and res.labels[10] == 1 and res.num_foreground == 2
     # brute force over all point pairs
     from matchcost import pairwise_iou
 
     iou = pairwise_iou(gt, pred)
     q = probs[:, gt_classes].t() ** 0.2 * iou**0.8
-    best = max(
-        (q[0, i] + q[1, j], i, j) for i in range(16) for j in range(16) if i != j
-    )
+    best = max((q[0, i] + q[1, j], i, j) for i in range(16) for j in range(16) if i != j)
     assert (best[1], best[2]) == (5, 10)
     assert math.isclose(float(q[0, 5]), 0.5**0.2, rel_tol=1e-5)
 
 
-def test_assigner_rejects_unknown_options():
+def test_assigner_rejects_unknown_or_ignored_options():
     with pytest.raises(ValueError, match="method"):
         DeFCNAssigner(method="poto2")
     with pytest.raises(ValueError, match="alpha"):
         DeFCNAssigner(alpha=1.5)
+    # an override the chosen rule would silently ignore is an error naming the key
+    with pytest.raises(ValueError, match="model.assigner.spatial_prior"):
+        DeFCNAssigner(method="anchor", spatial_prior="inside")
+    with pytest.raises(ValueError, match="model.assigner.solver"):
+        DeFCNAssigner(method="fg_loss", solver="argmax")

@@ -1,4 +1,5 @@
 """One-call assigners: hand cases, agreement with dense reference implementations, 0 gts, fp16, CUDA."""
+
 import math
 
 import numpy as np
@@ -17,13 +18,17 @@ def grid_points(levels, offset=0.5):
     pts, strides, counts = [], [], []
     for s, H, W in levels:
         ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-        pts.append(torch.stack(((xs.reshape(-1) + offset) * s, (ys.reshape(-1) + offset) * s), 1).float())
+        pts.append(
+            torch.stack(((xs.reshape(-1) + offset) * s, (ys.reshape(-1) + offset) * s), 1).float()
+        )
         strides.append(torch.full((H * W,), float(s)))
         counts.append(H * W)
     return torch.cat(pts), torch.cat(strides), counts
 
 
-def random_scene(seed, G, levels=((8, 8, 10), (16, 4, 5), (32, 2, 3)), K=3, tiny=False, outside=False):
+def random_scene(
+    seed, G, levels=((8, 8, 10), (16, 4, 5), (32, 2, 3)), K=3, tiny=False, outside=False
+):
     g = torch.Generator().manual_seed(seed)
     pts, strides, counts = grid_points(levels)
     R = pts.shape[0]
@@ -43,8 +48,12 @@ def reference_poto(probs, boxes, gt, cls, pts, strides, radius, alpha=0.8):
     if radius > 0:
         ctr = mc.box_centers(gt)
         rs = radius * strides[None]
-        reg = [torch.maximum(ctr[:, 0:1] - rs, gt[:, 0:1]), torch.maximum(ctr[:, 1:2] - rs, gt[:, 1:2]),
-               torch.minimum(ctr[:, 0:1] + rs, gt[:, 2:3]), torch.minimum(ctr[:, 1:2] + rs, gt[:, 3:4])]
+        reg = [
+            torch.maximum(ctr[:, 0:1] - rs, gt[:, 0:1]),
+            torch.maximum(ctr[:, 1:2] - rs, gt[:, 1:2]),
+            torch.minimum(ctr[:, 0:1] + rs, gt[:, 2:3]),
+            torch.minimum(ctr[:, 1:2] + rs, gt[:, 3:4]),
+        ]
         x, y = pts[None, :, 0], pts[None, :, 1]
         inside = torch.stack((x - reg[0], y - reg[1], reg[2] - x, reg[3] - y), 2).min(2).values > 0
     else:
@@ -55,13 +64,29 @@ def reference_poto(probs, boxes, gt, cls, pts, strides, radius, alpha=0.8):
 
 
 @settings(max_examples=80, **SETTINGS)
-@given(st.integers(0, 10**6), st.integers(0, 12), st.sampled_from([1.5, 0.0]), st.booleans(), st.booleans(),
-       st.sampled_from(["hungarian", "argmax"]))
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 12),
+    st.sampled_from([1.5, 0.0]),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(["hungarian", "argmax"]),
+)
 def test_poto_matches_reference(seed, G, radius, tiny, outside, solver):
     pts, strides, counts, probs, boxes, gt, cls = random_scene(seed, G, tiny=tiny, outside=outside)
     prior = "center" if radius > 0 else "inside"
-    a = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides, num_points_per_level=counts,
-                       prior=prior, radius=radius, solver=solver)
+    a = mc.poto_assign(
+        probs,
+        boxes,
+        gt,
+        cls,
+        points=pts,
+        strides=strides,
+        num_points_per_level=counts,
+        prior=prior,
+        radius=radius,
+        solver=solver,
+    )
     q, ref, r, c = reference_poto(probs, boxes, gt, cls, pts, strides, radius)
     for g, p in zip(a.gt_inds.tolist(), a.pred_inds.tolist()):
         assert q[g, p] >= 0  # inside the prior
@@ -69,8 +94,18 @@ def test_poto_matches_reference(seed, G, radius, tiny, outside, solver):
     if solver == "hungarian":
         val = float(a.scores.double().sum()) - a.num_unmatched_gt
         assert val == pytest.approx(ref, abs=1e-4)
-        b = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides, num_points_per_level=counts,
-                           prior=prior, radius=radius, unmatched="reference")
+        b = mc.poto_assign(
+            probs,
+            boxes,
+            gt,
+            cls,
+            points=pts,
+            strides=strides,
+            num_points_per_level=counts,
+            prior=prior,
+            radius=radius,
+            unmatched="reference",
+        )
         assert b.gt_inds.numel() == G  # the reference always yields G positives
         assert float(b.scores.double().sum()) == pytest.approx(ref, abs=1e-4)
         # same structure as scipy: gts matched outside their prior
@@ -89,7 +124,9 @@ def test_poto_hand_and_unmatched_modes():
     probs = torch.full((R, 2), 0.1)
     probs[5, 0] = 0.9  # point (12,12)
     probs[6, 0] = 0.8  # point (20,12)
-    gt = torch.tensor([[4.0, 4.0, 26.0, 20.0], [25.0, 25.0, 26.5, 26.5]])  # second: tiny, no point inside
+    gt = torch.tensor(
+        [[4.0, 4.0, 26.0, 20.0], [25.0, 25.0, 26.5, 26.5]]
+    )  # second: tiny, no point inside
     cls = torch.tensor([0, 1])
     a = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides, prior="inside")
     assert a.gt_inds.tolist() == [0]
@@ -97,11 +134,15 @@ def test_poto_hand_and_unmatched_modes():
     assert a.pred_inds.tolist() == [5]
     assert a.scores.item() == pytest.approx(0.9**0.2 * (144 / 352) ** 0.8, rel=1e-5)
     assert a.num_unmatched_gt == 1 and a.labels.tolist().count(-1) == R - 1
-    b = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides, prior="inside", unmatched="reference")
+    b = mc.poto_assign(
+        probs, boxes, gt, cls, points=pts, strides=strides, prior="inside", unmatched="reference"
+    )
     # the tiny gt is forced onto the lowest-index free point (0), like scipy in the reference
     assert b.gt_inds.tolist() == [0, 1] and b.pred_inds.tolist() == [5, 0]
     assert b.forced.tolist() == [False, True] and b.labels[0] == 1
-    c = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides, prior="inside", mode="add", alpha=0.8)
+    c = mc.poto_assign(
+        probs, boxes, gt, cls, points=pts, strides=strides, prior="inside", mode="add", alpha=0.8
+    )
     assert c.scores.item() == pytest.approx(0.2 * 0.9 + 0.8 * 144 / 352, rel=1e-5)
     # PSS: caller-supplied Omega; gt0 restricted to point 6
     omega = torch.zeros(2, R, dtype=torch.bool)
@@ -117,14 +158,18 @@ def test_poto_global_prior_dense_path():
     a = mc.poto_assign(probs, boxes, gt, cls, points=pts, prior="global")
     q = mc.poto_quality(probs, boxes, gt, cls)
     r, c = linear_sum_assignment(q.numpy(), maximize=True)
-    assert float(a.scores.double().sum()) == pytest.approx(float(q.numpy()[r, c].astype(np.float64).sum()), abs=1e-5)
+    assert float(a.scores.double().sum()) == pytest.approx(
+        float(q.numpy()[r, c].astype(np.float64).sum()), abs=1e-5
+    )
     assert a.gt_inds.numel() == 6
 
 
 def test_foreground_loss_matches_reference():
     for seed in range(10):
         pts, strides, counts, probs, boxes, gt, cls = random_scene(seed, 7, tiny=seed % 3 == 0)
-        a = mc.foreground_loss_assign(probs, boxes, gt, cls, points=pts, strides=strides, prior="center")
+        a = mc.foreground_loss_assign(
+            probs, boxes, gt, cls, points=pts, strides=strides, prior="center"
+        )
         cost = mc.foreground_loss_cost(probs, boxes, gt, cls)
         inside = mc.center_sampling_prior(pts, gt, strides, 1.5).to_mask()
         dense = torch.where(inside, cost, torch.full_like(cost, 1e8)).double().numpy()
@@ -138,7 +183,9 @@ def test_foreground_loss_matches_reference():
 
 def test_anchor_rule_hand():
     pts, strides, counts = grid_points([(8, 4, 4), (16, 2, 2)])
-    gt = torch.tensor([[0.0, 0.0, 16.0, 16.0], [2.0, 2.0, 30.0, 30.0], [100.0, 100.0, 110.0, 110.0]])
+    gt = torch.tensor(
+        [[0.0, 0.0, 16.0, 16.0], [2.0, 2.0, 30.0, 30.0], [100.0, 100.0, 110.0, 110.0]]
+    )
     a = mc.anchor_rule_assign(pts, gt, strides, num_points_per_level=counts, anchor_scale=2.0)
     # anchors: side 16 on level 8, side 32 on level 16.
     # gt0 (0,0,16,16) == anchor of point (8,8) on level 16? That anchor is (-8,-8,24,24): IoU 256/1024.
@@ -166,7 +213,9 @@ def test_center_rule_hand():
 
 def test_aux_rule_hand():
     # one level of 4 points (fewer than k=9) and one level of 2 points
-    pts = torch.tensor([[5.0, 5.0], [15.0, 5.0], [5.0, 15.0], [15.0, 15.0], [10.0, 10.0], [30.0, 30.0]])
+    pts = torch.tensor(
+        [[5.0, 5.0], [15.0, 5.0], [5.0, 15.0], [15.0, 15.0], [10.0, 10.0], [30.0, 30.0]]
+    )
     counts = [4, 2]
     gt = torch.tensor([[0.0, 0.0, 20.0, 20.0]])
     boxes = gt.expand(6, 4).clone()  # IoU 1 everywhere -> Q = p^0.2
@@ -186,10 +235,19 @@ def test_aux_rule_hand():
     # two gts sharing point 0: the higher Q wins
     gt2 = torch.cat((gt, torch.tensor([[0.0, 0.0, 10.0, 10.0]])))
     boxes2 = torch.tensor([[0.0, 0.0, 10.0, 10.0]]).expand(6, 4).clone()
-    a = mc.defcn_aux_assign(probs, boxes2, gt2, torch.tensor([0, 0]), pts, num_points_per_level=counts)
+    a = mc.defcn_aux_assign(
+        probs, boxes2, gt2, torch.tensor([0, 0]), pts, num_points_per_level=counts
+    )
     assert a.labels[0].item() == 1  # IoU 1 with gt1 vs 0.25 with gt0
     # 0 gts
-    e = mc.defcn_aux_assign(probs, boxes, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), pts, num_points_per_level=counts)
+    e = mc.defcn_aux_assign(
+        probs,
+        boxes,
+        torch.zeros(0, 4),
+        torch.zeros(0, dtype=torch.long),
+        pts,
+        num_points_per_level=counts,
+    )
     assert (e.labels == -1).all() and e.num_gt == 0
 
 
@@ -203,7 +261,7 @@ def test_aux_rule_random_against_reference():
         q = probs[:, cls].t() ** 0.2 * mc.pairwise_iou(gt, boxes) ** 0.8
         idx, start = [], 0
         for n in counts:
-            idx.append(q[:, start:start + n].topk(6, dim=1).indices + start)
+            idx.append(q[:, start : start + n].topk(6, dim=1).indices + start)
             start += n
         idx = torch.cat(idx, 1)
         cq = q.gather(1, idx)
@@ -263,7 +321,9 @@ def test_onenet_solvers():
         assert a.pred_inds.tolist() == c.argmin(dim=1).tolist()
         h = mc.onenet_assign(probs, boxes, gt, cls, (80, 100), solver="hungarian")
         r, cc = linear_sum_assignment(c.numpy())
-        assert float(h.scores.double().sum()) == pytest.approx(float(c.numpy()[r, cc].astype(np.float64).sum()), abs=1e-4)
+        assert float(h.scores.double().sum()) == pytest.approx(
+            float(c.numpy()[r, cc].astype(np.float64).sum()), abs=1e-4
+        )
         assert h.gt_inds.numel() == 6
         anchors = mc.point_anchors(pts, strides, 4.0)
         loc = mc.onenet_assign(None, anchors, gt, cls, (80, 100), weight_class=0.0)
@@ -281,7 +341,9 @@ def test_zero_gts_everywhere():
         mc.poto_assign(probs, boxes, gt, cls, points=pts, prior="global"),
         mc.foreground_loss_assign(probs, boxes, gt, cls, points=pts, strides=strides),
         mc.anchor_rule_assign(pts, gt, strides),
-        mc.center_rule_assign(pts, gt, strides, num_points_per_level=counts, scale_ranges=[(0, 64)] * 3),
+        mc.center_rule_assign(
+            pts, gt, strides, num_points_per_level=counts, scale_ranges=[(0, 64)] * 3
+        ),
         mc.defcn_aux_assign(probs, boxes, gt, cls, pts, strides=strides),
         mc.onenet_assign(probs, boxes, gt, cls, (80, 100)),
         mc.onenet_assign(probs, boxes, gt, cls, (80, 100), solver="hungarian"),
@@ -302,7 +364,9 @@ def test_single_prediction():
     probs = torch.tensor([[0.5]])
     gt = torch.tensor([[0.0, 0, 16, 16], [2.0, 2, 14, 14]])
     cls = torch.tensor([0, 0])
-    a = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=torch.tensor([8.0]), prior="inside")
+    a = mc.poto_assign(
+        probs, boxes, gt, cls, points=pts, strides=torch.tensor([8.0]), prior="inside"
+    )
     assert a.gt_inds.numel() == 1 and a.num_unmatched_gt == 1
     # gt0: IoU 1 -> Q = 0.5^0.2 = 0.87; gt1: IoU 144/256 -> smaller Q; gt0 takes the only point
     assert a.gt_inds.item() == 0 and a.scores.item() == pytest.approx(0.5**0.2, rel=1e-6)
@@ -311,7 +375,9 @@ def test_single_prediction():
 def test_fp16_inputs():
     pts, strides, counts, probs, boxes, gt, cls = random_scene(5, 8)
     a32 = mc.poto_assign(probs, boxes, gt, cls, points=pts, strides=strides)
-    a16 = mc.poto_assign(probs.half(), boxes.half(), gt.half(), cls, points=pts.half(), strides=strides.half())
+    a16 = mc.poto_assign(
+        probs.half(), boxes.half(), gt.half(), cls, points=pts.half(), strides=strides.half()
+    )
     assert a16.scores.dtype == torch.float32
     assert a16.gt_inds.tolist() == a32.gt_inds.tolist()
     assert float(a16.scores.sum()) == pytest.approx(float(a32.scores.sum()), rel=2e-2)
@@ -324,8 +390,16 @@ def test_fp16_inputs():
 def test_per_image_batching():
     scenes = [random_scene(s, G) for s, G in [(1, 3), (2, 0), (3, 5)]]
     pts, strides = scenes[0][0], scenes[0][1]
-    outs = mc.per_image(mc.poto_assign, [s[3] for s in scenes], [s[4] for s in scenes], [s[5] for s in scenes],
-                        [s[6] for s in scenes], points=pts, strides=strides, prior="center")
+    outs = mc.per_image(
+        mc.poto_assign,
+        [s[3] for s in scenes],
+        [s[4] for s in scenes],
+        [s[5] for s in scenes],
+        [s[6] for s in scenes],
+        points=pts,
+        strides=strides,
+        prior="center",
+    )
     assert [o.num_gt for o in outs] == [3, 0, 5]
 
 

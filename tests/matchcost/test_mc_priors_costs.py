@@ -1,4 +1,5 @@
 """Hand-computed cases for every prior and cost, and randomised checks of the sparse enumeration."""
+
 import math
 
 import numpy as np
@@ -17,7 +18,9 @@ def grid_points(levels, offset=0.5):
     pts, strides, counts = [], [], []
     for s, H, W in levels:
         ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-        pts.append(torch.stack(((xs.reshape(-1) + offset) * s, (ys.reshape(-1) + offset) * s), 1).float())
+        pts.append(
+            torch.stack(((xs.reshape(-1) + offset) * s, (ys.reshape(-1) + offset) * s), 1).float()
+        )
         strides.append(torch.full((H * W,), float(s)))
         counts.append(H * W)
     return torch.cat(pts), torch.cat(strides), counts
@@ -52,16 +55,24 @@ def test_inside_box_strict_edges():
 
 def test_scale_ranges_hand():
     gt = torch.tensor([[0.0, 0.0, 20.0, 20.0]])
-    c = mc.center_sampling_prior(PTS, gt, STR, 1.5, num_points_per_level=CNT, scale_ranges=[(0, 10), (10, math.inf)])
+    c = mc.center_sampling_prior(
+        PTS, gt, STR, 1.5, num_points_per_level=CNT, scale_ranges=[(0, 10), (10, math.inf)]
+    )
     # level-8 candidates have max ltrb 16 or 12 > 10; (8,8) on level 16 has max ltrb 12 in [10, inf]
     assert cand_list(c) == [(0, 16)]
 
 
 def test_fcos_assign_min_area():
     gts = torch.tensor([[0.0, 0.0, 30.0, 30.0], [0.0, 0.0, 18.0, 18.0]])
-    a = mc.fcos_assign(PTS, gts, STR, num_points_per_level=CNT, scale_ranges=[(0, 64), (64, math.inf)])
-    cands = mc.fcos_prior(PTS, gts, STR, num_points_per_level=CNT, scale_ranges=[(0, 64), (64, math.inf)])
-    shared = set(p for g, p in cand_list(cands) if g == 0) & set(p for g, p in cand_list(cands) if g == 1)
+    a = mc.fcos_assign(
+        PTS, gts, STR, num_points_per_level=CNT, scale_ranges=[(0, 64), (64, math.inf)]
+    )
+    cands = mc.fcos_prior(
+        PTS, gts, STR, num_points_per_level=CNT, scale_ranges=[(0, 64), (64, math.inf)]
+    )
+    shared = set(p for g, p in cand_list(cands) if g == 0) & set(
+        p for g, p in cand_list(cands) if g == 1
+    )
     assert shared  # the boxes overlap
     for p in shared:
         assert a.labels[p] == 1  # smaller box wins
@@ -103,8 +114,15 @@ def test_sparse_enumeration_equals_dense(ps, radius):
     # dense reference (defcn.md §3.4)
     if radius > 0:
         ctr = mc.box_centers(boxes)
-        reg = torch.stack((torch.maximum(ctr[:, 0] - radius * s, boxes[:, 0]), torch.maximum(ctr[:, 1] - radius * s, boxes[:, 1]),
-                           torch.minimum(ctr[:, 0] + radius * s, boxes[:, 2]), torch.minimum(ctr[:, 1] + radius * s, boxes[:, 3])), 1)
+        reg = torch.stack(
+            (
+                torch.maximum(ctr[:, 0] - radius * s, boxes[:, 0]),
+                torch.maximum(ctr[:, 1] - radius * s, boxes[:, 1]),
+                torch.minimum(ctr[:, 0] + radius * s, boxes[:, 2]),
+                torch.minimum(ctr[:, 1] + radius * s, boxes[:, 3]),
+            ),
+            1,
+        )
     else:
         reg = boxes
     dense = mc.point_box_ltrb(pts, reg).min(dim=2).values > 0
@@ -127,7 +145,9 @@ def test_atss_hand():
     assert cand_list(c) == [(0, 0), (0, 1), (0, 3), (0, 4)]
     c = mc.atss_prior(anchors[:9], gt, [9], topk=100)  # k > points on level
     assert set(p for _, p in cand_list(c)) <= {0, 1, 3, 4}
-    a = mc.atss_assign(anchors[:9], torch.cat((gt, torch.tensor([[0.0, 0.0, 12.0, 12.0]]))), [9], topk=4)
+    a = mc.atss_assign(
+        anchors[:9], torch.cat((gt, torch.tensor([[0.0, 0.0, 12.0, 12.0]]))), [9], topk=4
+    )
     # anchor 0 (0,0,10,10): IoU 0.25 with gt0, 100/144 with gt1 -> gt1 wins
     assert a.labels[0] == 1
     e = mc.atss_assign(anchors, torch.zeros(0, 4), [9, 1])
@@ -135,7 +155,9 @@ def test_atss_hand():
 
 
 def test_max_iou_hand():
-    anchors = torch.tensor([[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [100, 100, 110, 110]])
+    anchors = torch.tensor(
+        [[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [100, 100, 110, 110]]
+    )
     gt = torch.tensor([[0.0, 0, 10, 10], [21, 21, 29, 29]])
     a = mc.max_iou_assign(anchors, gt)
     # a0 IoU 1 -> gt0; a1 IoU 50/150 = 0.33 < 0.4 -> bg; a2 IoU 64/100 = 0.64 -> gt1; a3 bg
@@ -172,7 +194,9 @@ def test_poto_quality_sparse_equals_dense():
     cand = mc.Candidates.from_mask(torch.rand(2, 30) < 0.5)
     sp = mc.poto_quality(probs, pb, gt, cls, cand)
     assert torch.allclose(dense[cand.gt, cand.pred], sp)
-    assert dense[1, 7] == pytest.approx(probs[7, 1].item() ** 0.2 * mc.pairwise_iou(gt[1:2], pb[7:8]).item() ** 0.8, rel=1e-5)
+    assert dense[1, 7] == pytest.approx(
+        probs[7, 1].item() ** 0.2 * mc.pairwise_iou(gt[1:2], pb[7:8]).item() ** 0.8, rel=1e-5
+    )
 
 
 def test_focal_costs_values():
@@ -201,7 +225,9 @@ def test_box_costs_values():
     assert mc.elementwise_giou(a, b).item() == pytest.approx(1 / 7 - 2 / 9)
     assert mc.pairwise_iou(a, torch.tensor([[2.0, 2, 4, 4]])).item() == 0.0  # touching
     assert mc.l1_cost(b, a).item() == pytest.approx(4.0)
-    assert mc.l1_cost(b, a, normalizer=(2, 4, 2, 4)).item() == pytest.approx(0.5 + 0.25 + 0.5 + 0.25)
+    assert mc.l1_cost(b, a, normalizer=(2, 4, 2, 4)).item() == pytest.approx(
+        0.5 + 0.25 + 0.5 + 0.25
+    )
     # cxcywh: (1,1,2,2) vs (2,2,2,2) -> 2; vs a (1,1,4,2)-sized box
     c = torch.tensor([[0.0, 0, 4, 2]])
     assert mc.cxcywh_l1_cost(c, a).item() == pytest.approx(1 + 0 + 2 + 0)
@@ -237,3 +263,18 @@ def test_fp16_costs():
     q = mc.poto_quality(probs, pb, gt, torch.tensor([1]))
     assert q.dtype == torch.float32 and torch.isfinite(q).all()
     assert mc.pairwise_giou(gt, pb).dtype == torch.float32
+
+
+def test_fpn_level_prior_every_point_of_the_gt_level():
+    # max(w, h) / 2: 20 -> P3 [0, 64]; 100 -> P4 [64, 128]; 64 is inclusive in P3 (first range wins)
+    gt = torch.tensor([[0.0, 0, 40, 10], [0, 0, 200, 50], [0, 0, 128, 128]])
+    assert mc.gt_fpn_levels(gt).tolist() == [0, 1, 0]
+    cand = mc.fpn_level_prior(gt, [6, 3, 2, 1, 1])
+    assert cand.gt.tolist() == [0] * 6 + [1] * 3 + [2] * 6
+    assert cand.pred.tolist() == list(range(6)) + [6, 7, 8] + list(range(6))
+    assert (cand.num_gt, cand.num_pred) == (3, 13)
+    # a level without points gives its gts no candidate; 0 gts give none
+    assert len(mc.fpn_level_prior(gt[1:2], [6, 0, 2, 1, 1])) == 0
+    assert len(mc.fpn_level_prior(torch.zeros(0, 4), [6, 3, 2, 1, 1])) == 0
+    with pytest.raises(ValueError, match="scale ranges"):
+        mc.fpn_level_prior(gt, [6, 3])

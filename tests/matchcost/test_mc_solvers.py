@@ -1,4 +1,5 @@
 """Property tests of the solvers against scipy on the dense matrix and against brute force."""
+
 import itertools
 
 import numpy as np
@@ -84,7 +85,9 @@ def test_hungarian_equals_dense_scipy(prob):
     check_one_to_one(a, mask)
     assert our_value(a, G, N, -1.0) == pytest.approx(ref, abs=1e-5)
     # reference mode: forced pairs make the total equal to the dense total directly
-    b = mc.hungarian(torch.from_numpy(q), torch.from_numpy(mask), outside=-1.0, unmatched="reference")
+    b = mc.hungarian(
+        torch.from_numpy(q), torch.from_numpy(mask), outside=-1.0, unmatched="reference"
+    )
     check_one_to_one(b)
     if b.forced.numel():
         for gi, pi in zip(b.gt_inds[b.forced].tolist(), b.pred_inds[b.forced].tolist()):
@@ -136,7 +139,9 @@ def test_hungarian_lexicographic(prob):
 
 
 @settings(max_examples=150, **SETTINGS)
-@given(st.integers(0, 7), st.integers(1, 9), st.integers(0, 2**31 - 1), st.booleans(), st.booleans())
+@given(
+    st.integers(0, 7), st.integers(1, 9), st.integers(0, 2**31 - 1), st.booleans(), st.booleans()
+)
 def test_hungarian_dense_equals_scipy(G, N, seed, ties, maximize):
     rng = np.random.default_rng(seed)
     s = rng.choice([-1.0, 0.0, 2.0], size=(G, N)) if ties else rng.normal(size=(G, N))
@@ -158,7 +163,11 @@ def test_hungarian_crowded_g500():
         for g in range(G):
             lo, hi = max(0, centers[g] - width[g]), min(N, centers[g] + width[g])
             mask[g, lo:hi] = rng.random(hi - lo) < 0.7
-        q = rng.choice([0.1, 0.2, 0.5, 0.9], size=(G, N)).astype(np.float32) if case == 2 else rng.random((G, N)).astype(np.float32)
+        q = (
+            rng.choice([0.1, 0.2, 0.5, 0.9], size=(G, N)).astype(np.float32)
+            if case == 2
+            else rng.random((G, N)).astype(np.float32)
+        )
         ref = dense_value(np.where(mask, q, -1.0))
         cand = mc.Candidates.from_mask(torch.from_numpy(mask))
         a = mc.hungarian(torch.from_numpy(q)[cand.gt, cand.pred], cand, outside=-1.0)
@@ -211,9 +220,13 @@ def test_argmax_matches_dense_reference(prob):
     mask, q = prob
     # distinct values so that the dense reference has no tie ambiguity
     G, N = mask.shape
-    q = (np.random.default_rng(G * 31 + N).permutation(G * N).reshape(G, N) / max(G * N, 1)).astype(np.float32)
+    q = (np.random.default_rng(G * 31 + N).permutation(G * N).reshape(G, N) / max(G * N, 1)).astype(
+        np.float32
+    )
     dense = np.where(mask, q, -1.0).astype(np.float32)
-    a = mc.argmax_assign(torch.from_numpy(q), torch.from_numpy(mask), outside=-1.0, unmatched="reference")
+    a = mc.argmax_assign(
+        torch.from_numpy(q), torch.from_numpy(mask), outside=-1.0, unmatched="reference"
+    )
     ref = reference_argmax(dense)
     assert sorted(zip(a.gt_inds.tolist(), a.pred_inds.tolist())) == ref
     d = mc.argmax_assign(torch.from_numpy(q), torch.from_numpy(mask))

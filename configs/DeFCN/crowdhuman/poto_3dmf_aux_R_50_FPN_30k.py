@@ -7,7 +7,7 @@ from detectron2.solver import WarmupParamScheduler
 
 from ...common.data.crowdhuman import dataloader
 from ...common.models.defcn import model
-from ...common.train import optimizer, scale, train
+from ...common.train import optimizer, train
 
 model.num_classes = 1
 model.assigner.spatial_prior = "inside"

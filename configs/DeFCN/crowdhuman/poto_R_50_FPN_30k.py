@@ -1,5 +1,5 @@
 # Table 8: POTO on CrowdHuman.
-from .poto_3dmf_aux_R_50_FPN_30k import dataloader, lr_multiplier, model, optimizer, scale, train
+from .poto_3dmf_aux_R_50_FPN_30k import dataloader, lr_multiplier, model, optimizer, train
 
 model.aux_loss_weight = 0.0
 model.head.use_3dmf = False

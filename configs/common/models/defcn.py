@@ -29,4 +29,3 @@ model.test_score_thresh = 0.05
 model.test_topk_candidates = 1000
 model.test_nms_thresh = None  # end-to-end: no NMS
 model.max_detections_per_image = 100
-model.test_max_filter = None

@@ -18,3 +18,4 @@ model.use_centerness = "${.head.use_centerness}"
 model.test_score_thresh = 0.05
 model.test_nms_thresh = None  # raw candidates; NMSAwareCOCOEvaluator applies NMS 0.6
 model.max_detections_per_image = 1000
+model.test_max_filter = None  # (phi, tau): keep only 3D local maxima of the scores (DeFCN Table 5)

@@ -1,0 +1,7 @@
+# Table 2 "FCOS + o2o", loc. + cls., pre-def.: location cost on the grid points (L1 to the gt
+# centre)
+# plus classification cost.
+from .fcos_o2o_cls_R_50_FPN_3x import dataloader, lr_multiplier, model, optimizer, train
+
+model.assigner.location_cost = "predefined"
+model.assigner.fpn_level_prior = True  # the gt's pre-defined FPN level (Sec. 3.3)

@@ -1,0 +1,5 @@
+# Table 1, R101 row: ATSS baseline R101-FPN, 3x, multi-scale 480-800.
+from .atss_R_50_FPN_3x import dataloader, lr_multiplier, model, optimizer, train
+
+model.backbone.bottom_up.stages.depth = 101
+train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-101.pkl"

@@ -1,0 +1,4 @@
+# Table 4, ATSS_PSS with the PSS branch on the classification tower.
+from .atss_pss_R_50_FPN_3x import dataloader, lr_multiplier, model, optimizer, train
+
+model.head.pss_branch = "classification"
