@@ -29,6 +29,8 @@ def experiment_configs():
 
 
 def load_config(rel_path, scale="cpu", overrides=()):
+    if isinstance(overrides, str):
+        raise TypeError(f"overrides must be a sequence of 'key=value' strings, got {overrides!r}")
     cfg = LazyConfig.load(os.path.join(CONFIG_DIR, rel_path))
     cfg = LazyConfig.apply_overrides(cfg, list(overrides))
     return apply_scale(cfg, scale)

@@ -36,9 +36,8 @@ def test_config_yaml_round_trip(path, tmp_path):
     cfg = load_config(path, scale="cpu")
     out = os.path.join(tmp_path, "config.yaml")
     LazyConfig.save(cfg, out)
-    again = LazyConfig.load(out)
-    assert again.model._target_ == cfg.model._target_
-    instantiate(again.model)
+    again = LazyConfig.load(out)  # targets come back as dotted strings
+    assert type(instantiate(again.model)) is type(instantiate(cfg.model))
 
 
 YACS_CONFIGS = sorted(

@@ -13,7 +13,7 @@ class TestYOLOFWithoutEncoderMaxIoU(DenseModelE2EMixin):
 
 class TestYOLOFATSS(DenseModelE2EMixin):
     CONFIG_PATH = "YOLOF/yolof_atss_R_50_C5_1x.py"
-    OVERRIDES = "model.assigner.atss_topk=9"
+    OVERRIDES = ("model.assigner.atss_topk=9",)
 
 
 class TestYOLOFHungarian(DenseModelE2EMixin):
