@@ -46,10 +46,27 @@ def row_overrides(args, regime):
     return ov
 
 
-def run_row(args, label, config, overrides, out_dir):
+def split_row(row):
+    """(label, config, overrides, eval_of): ``eval_of`` names the row whose trained model this row
+    only re-evaluates (its overrides change inference only), or None for a row that trains."""
+    label, config, overrides = row[:3]
+    return label, config, overrides, (row[3] if len(row) > 3 else None)
+
+
+def run_row(args, row, out_root):
+    label, config, overrides, eval_of = split_row(row)
+    out_dir = os.path.join(out_root, slug(label))
     result_file = os.path.join(out_dir, "eval_results.json")
     if os.path.isfile(result_file) and not args.force:
         return
+    eval_only = []
+    if eval_of is not None:
+        weights = os.path.join(out_root, slug(eval_of), "model_final.pth")
+        if not os.path.isfile(weights):
+            raise SystemExit(
+                f"row {label!r} re-evaluates {eval_of!r}, which has no {weights}: run that row first"
+            )
+        eval_only = ["--eval-only", f"train.init_checkpoint={weights}"]
     cmd = [
         sys.executable,
         os.path.join(REPO_ROOT, "train_net.py"),
@@ -57,6 +74,7 @@ def run_row(args, label, config, overrides, out_dir):
         os.path.join(REPO_ROOT, "configs", config),
         "--num-gpus",
         str(args.num_gpus),
+        *eval_only,
         *row_overrides(args, args.regime),
         *overrides,
         f"train.output_dir={out_dir}",
@@ -73,6 +91,7 @@ def run_row(args, label, config, overrides, out_dir):
                 "label": label,
                 "config": config,
                 "overrides": overrides,
+                "eval_of": eval_of,
                 "wall_s": time.perf_counter() - start,
                 "cmd": cmd,
             },
@@ -100,7 +119,8 @@ def table(rows, out_root):
         "time",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, _, _ in rows:
+    for row in rows:
+        label = row[0]
         d = os.path.join(out_root, slug(label))
         try:
             with open(os.path.join(d, "eval_results.json")) as f:
@@ -115,6 +135,8 @@ def table(rows, out_root):
         iters = next(
             (o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-"
         )
+        if meta.get("eval_of"):
+            iters = f"(model of {meta['eval_of']!r})"
         raw, nms, crowd = res.get("bbox", {}), res.get("bbox_nms", {}), res.get("crowd", {})
         ap, ap_nms = raw.get("AP"), nms.get("AP")
         delta = None if ap is None or ap_nms is None else ap_nms - ap
@@ -162,11 +184,18 @@ def main():
     rows = STUDIES[args.study]
     if args.rows:
         rows = [rows[int(i)] for i in args.rows.split(",")]
+        # an evaluation-only row needs the row it re-evaluates
+        chosen = {r[0] for r in rows}
+        for row in list(rows):
+            eval_of = split_row(row)[3]
+            if eval_of and eval_of not in chosen:
+                rows.insert(rows.index(row), next(r for r in STUDIES[args.study] if r[0] == eval_of))
+                chosen.add(eval_of)
     regime = args.regime if args.scale == "cpu" else "paper"
     out_root = os.path.join(args.output_dir, args.study, regime)
     if not args.table_only:
-        for label, config, overrides in rows:
-            run_row(args, label, config, overrides, os.path.join(out_root, slug(label)))
+        for row in rows:
+            run_row(args, row, out_root)
     print(f"\n{args.study} ({args.scale} scale, {regime}, seed {args.seed})\n")
     print(table(rows, out_root))
 

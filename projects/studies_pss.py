@@ -18,12 +18,12 @@ ONE_TO_MANY = ["model.inference_mode=one_to_many", "model.max_detections_per_ima
 
 
 def with_one_to_many(rows):
-    """Each row, followed by the same model's one-to-many prediction."""
+    """Each row, followed by the same trained model evaluated with its one-to-many prediction."""
     out = []
     for label, config, overrides in rows:
         out += [
             (label, config, overrides),
-            (f"{label} | one-to-many pred.", config, overrides + ONE_TO_MANY),
+            (f"{label} | one-to-many pred.", config, overrides + ONE_TO_MANY, label),
         ]
     return out
 
