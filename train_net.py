@@ -9,7 +9,8 @@
 Overrides follow detectron2: ``key=value`` for LazyConfig, ``KEY VALUE`` pairs for yacs. It writes
 config.yaml, log.txt, metrics.json, TensorBoard events and periodic checkpoints to the output dir,
 logs an ETA, and runs on the CPU when there is no GPU. Evaluation results also go to
-``<output_dir>/eval_results.json``.
+``<output_dir>/eval_results.json``; ``--eval-only`` also writes ``inference_timing.json`` (batch 1,
+median network and post-processing ms per image, FPS; see ``d2dense/benchmark.py``) beside it.
 """
 
 import json
@@ -19,7 +20,7 @@ import os
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import LazyConfig, get_cfg, instantiate
+from detectron2.config import instantiate
 from detectron2.engine import (
     AMPTrainer,
     DefaultTrainer,
@@ -34,18 +35,10 @@ from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 
-import d2dense.data  # noqa: F401  (registers the datasets)
-from d2dense.config import apply_scale
-from d2dense.utils import import_method_packages, yacs_config_adders
+from d2dense.benchmark import InferenceTimer, summarize_times, write_json
+from d2dense.engine import load_config
 
 logger = logging.getLogger("d2dense")
-
-
-def _resolve_device(requested: str) -> str:
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning("train.device=%s but CUDA is not available: running on the CPU", requested)
-        return "cpu"
-    return requested
 
 
 def _save_results(output_dir, results):
@@ -104,23 +97,25 @@ def do_train(args, cfg):
     trainer.train(start_iter, cfg.train.max_iter)
 
 
-def setup_lazy(args):
-    cfg = LazyConfig.load(args.config_file)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
-    apply_scale(cfg)
-    cfg.train.device = _resolve_device(cfg.train.get("device", "cuda"))
-    default_setup(cfg, args)
-    return cfg
+def timed_evaluation(model, output_dir, evaluate):
+    """Run ``evaluate()`` while timing every forward (batch 1: network vs post-processing) and
+    write the medians and FPS to ``<output_dir>/inference_timing.json``."""
+    with InferenceTimer(model) as timer:
+        results = evaluate()
+    timing = summarize_times(timer.records)
+    logger.info("Inference timing (median per image): %s", timing)
+    if comm.is_main_process() and output_dir:
+        write_json(os.path.join(output_dir, "inference_timing.json"), timing)
+    return results
 
 
-def main_lazy(args):
-    cfg = setup_lazy(args)
+def main_lazy(args, cfg):
     if args.eval_only:
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
         model = create_ddp_model(model)
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
-        return do_test(cfg, model)
+        return timed_evaluation(model, cfg.train.output_dir, lambda: do_test(cfg, model))
     do_train(args, cfg)
     return None
 
@@ -154,26 +149,13 @@ class YacsTrainer(DefaultTrainer):
         )
 
 
-def setup_yacs(args):
-    cfg = get_cfg()
-    for add_config in yacs_config_adders():
-        add_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.MODEL.DEVICE = _resolve_device(cfg.MODEL.DEVICE)
-    cfg.freeze()
-    default_setup(cfg, args)
-    return cfg
-
-
-def main_yacs(args):
-    cfg = setup_yacs(args)
+def main_yacs(args, cfg):
     if args.eval_only:
         model = YacsTrainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
-        results = YacsTrainer.test(cfg, model)
+        results = timed_evaluation(model, cfg.OUTPUT_DIR, lambda: YacsTrainer.test(cfg, model))
         _save_results(cfg.OUTPUT_DIR, results)
         return results
     trainer = YacsTrainer(cfg)
@@ -181,23 +163,10 @@ def main_yacs(args):
     return trainer.train()
 
 
-def is_lazy_config(path: str) -> bool:
-    """``.py`` files, and the ``config.yaml`` a LazyConfig run saves (lower-case ``model`` with a
-    ``_target_``), are LazyConfigs; other yaml files are yacs."""
-    if path.endswith(".py"):
-        return True
-    import re
-
-    with open(path) as f:
-        text = f.read()  # not yaml.safe_load: saved LazyConfigs may hold python-tagged objects
-    return bool(re.search(r"^model:\s*$", text, re.M)) and "_target_:" in text
-
-
 def main(args):
-    import_method_packages()
-    if is_lazy_config(args.config_file):
-        return main_lazy(args)
-    return main_yacs(args)
+    loaded = load_config(args.config_file, args.opts)
+    default_setup(loaded.cfg, args)
+    return (main_lazy if loaded.lazy else main_yacs)(args, loaded.cfg)
 
 
 def invoke_main() -> None:

@@ -30,9 +30,9 @@ from detectron2.config import LazyConfig, instantiate  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
 from detectron2.data import transforms as T  # noqa: E402
 from detectron2.data.detection_utils import read_image  # noqa: E402
-from detectron2.utils.analysis import FlopCountAnalysis  # noqa: E402
 
 import d2dense.data  # noqa: E402,F401
+from d2dense.benchmark import count_gflops  # noqa: E402
 from d2dense.utils import import_method_packages  # noqa: E402
 
 MODELS = {
@@ -70,9 +70,7 @@ def measure(models, images, iters, warmup, device):
         for img in images:
             inputs = [{"image": img.to(device)}]
             for name, model in models.items():
-                flops[name].append(
-                    FlopCountAnalysis(model, inputs).unsupported_ops_warnings(False).total()
-                )
+                flops[name].append(count_gflops(model, inputs))
         for img in images:
             inputs = [{"image": img.to(device)}]
             for it in range(warmup + iters):
@@ -83,7 +81,7 @@ def measure(models, images, iters, warmup, device):
                     sync()
                     if it >= warmup:
                         times[name].append(time.perf_counter() - t0)
-    return {n: statistics.mean(f) / 1e9 for n, f in flops.items()}, {
+    return {n: statistics.mean(f) for n, f in flops.items()}, {
         n: statistics.median(t) for n, t in times.items()
     }
 

@@ -30,6 +30,19 @@ def run(args, tmp_path):
     return proc.stdout + proc.stderr
 
 
+def check_timing(out_dir):
+    """--eval-only writes the batch-1 timing of every test image beside its results."""
+    from detectron2.data import DatasetCatalog
+
+    import d2dense.data  # noqa: F401
+
+    with open(os.path.join(out_dir, "inference_timing.json")) as f:
+        timing = json.load(f)
+    assert timing["images"] == len(DatasetCatalog.get("coco_sample_person_tiny"))
+    assert 0 < timing["network_ms"] and 0 < timing["postprocess_ms"]
+    assert abs(timing["fps"] - 1000 / timing["total_ms"]) < 1e-6
+
+
 def test_lazy_train_then_eval_only(tmp_path):
     out = str(tmp_path / "run")
     cfg = os.path.join(REPO_ROOT, "configs/DeFCN/poto_3dmf_aux_R_50_FPN_3x.py")
@@ -68,6 +81,7 @@ def test_lazy_train_then_eval_only(tmp_path):
     for key in ("bbox", "bbox_nms", "nms_delta", "crowd", "crowd_nms"):
         assert key in res, key
     assert "copypaste" in log
+    check_timing(out2)
 
 
 def test_yacs_train_then_eval_only(tmp_path):
@@ -127,6 +141,7 @@ def test_yacs_train_then_eval_only(tmp_path):
     )
     with open(os.path.join(out2, "eval_results.json")) as f:
         assert "bbox_nms" in json.load(f)
+    check_timing(out2)
 
 
 def test_bad_config_key_names_the_key(tmp_path):
