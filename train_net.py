@@ -9,11 +9,10 @@
 Overrides follow detectron2: ``key=value`` for LazyConfig, ``KEY VALUE`` pairs for yacs. It writes
 config.yaml, log.txt, metrics.json, TensorBoard events and periodic checkpoints to the output dir,
 logs an ETA, and runs on the CPU when there is no GPU. Evaluation results also go to
-``<output_dir>/eval_results.json``; ``--eval-only`` also writes ``inference_timing.json`` (batch 1,
-median network and post-processing ms per image, FPS; see ``d2dense/benchmark.py``) beside it.
+``<output_dir>/eval_results.json``, with ``inference_timing.json`` beside it (batch 1, median
+network and post-processing ms per image, FPS; see ``d2dense/benchmark.py``).
 """
 
-import json
 import logging
 import os
 
@@ -44,19 +43,35 @@ logger = logging.getLogger("d2dense")
 def _save_results(output_dir, results):
     if comm.is_main_process() and output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        with open(os.path.join(output_dir, "eval_results.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(os.path.join(output_dir, "eval_results.json"), results)
 
 
 # ---------------------------------------------------------------------------------------- lazy
+def timed_evaluation(model, output_dir, evaluate):
+    """Run ``evaluate()`` while timing every forward (batch 1: network vs post-processing) and
+    write the medians and FPS to ``<output_dir>/inference_timing.json``."""
+    with InferenceTimer(model) as timer:
+        results = evaluate()
+    timing = summarize_times(timer.records)
+    logger.info("Inference timing (median per image): %s", timing)
+    if comm.is_main_process() and output_dir:
+        write_json(os.path.join(output_dir, "inference_timing.json"), timing)
+    return results
+
+
 def do_test(cfg, model):
     if "evaluator" not in cfg.dataloader:
         return {}
-    results = inference_on_dataset(
-        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
-    )
-    if comm.is_main_process():
-        print_csv_format(results)
+
+    def evaluate():
+        results = inference_on_dataset(
+            model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+        )
+        if comm.is_main_process():
+            print_csv_format(results)
+        return results
+
+    results = timed_evaluation(model, cfg.train.output_dir, evaluate)
     _save_results(cfg.train.output_dir, results)
     return results
 
@@ -97,25 +112,13 @@ def do_train(args, cfg):
     trainer.train(start_iter, cfg.train.max_iter)
 
 
-def timed_evaluation(model, output_dir, evaluate):
-    """Run ``evaluate()`` while timing every forward (batch 1: network vs post-processing) and
-    write the medians and FPS to ``<output_dir>/inference_timing.json``."""
-    with InferenceTimer(model) as timer:
-        results = evaluate()
-    timing = summarize_times(timer.records)
-    logger.info("Inference timing (median per image): %s", timing)
-    if comm.is_main_process() and output_dir:
-        write_json(os.path.join(output_dir, "inference_timing.json"), timing)
-    return results
-
-
 def main_lazy(args, cfg):
     if args.eval_only:
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
         model = create_ddp_model(model)
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
-        return timed_evaluation(model, cfg.train.output_dir, lambda: do_test(cfg, model))
+        return do_test(cfg, model)
     do_train(args, cfg)
     return None
 

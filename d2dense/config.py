@@ -19,11 +19,47 @@ from detectron2.layers import ShapeSpec
 from .modeling.resnet import small_resnet_fpn_backbone
 from .solver import SGDFullModelGradClip
 
-__all__ = ["add_fcos_config", "apply_scale", "cpu_lr_multiplier", "SCALES"]
+__all__ = [
+    "add_fcos_config",
+    "apply_scale",
+    "cpu_lr_multiplier",
+    "SCALES",
+    "CPU_REGIMES",
+    "regime_overrides",
+]
 
 SCALES = ("paper", "cpu")
 CPU_WIDTH = 128
 CPU_CLIP_NORM = 10.0
+
+
+# ../shared/cpu-study.md's regimes: the data and iterations of a CPU-scale experiment. Used by
+# projects/run_study.py and by the model zoo's CPU-scale entries (d2dense/model_zoo).
+CPU_REGIMES = {
+    "memorisation": dict(
+        train="pennfudan_train16", test="pennfudan_train16", num_classes=1, max_iter=600
+    ),
+    "pennfudan": dict(train="pennfudan_train", test="pennfudan_val", num_classes=1, max_iter=1500),
+    "coco_mini": dict(train="coco_mini_train", test="coco_mini_val", num_classes=80, max_iter=3000),
+    "sample": dict(
+        train="coco_sample_person", test="coco_sample_person", num_classes=1, max_iter=200
+    ),
+}
+
+
+def regime_overrides(regime: str, max_iter: Optional[int] = None, seed: int = 0) -> list:
+    """LazyConfig overrides that turn a paper config into its CPU-scale run of ``regime``."""
+    if regime not in CPU_REGIMES:
+        raise ValueError(f"unknown CPU regime {regime!r}; known: {sorted(CPU_REGIMES)}")
+    r = CPU_REGIMES[regime]
+    return [
+        "scale=cpu",
+        f"dataloader.train.dataset.names={r['train']}",
+        f"dataloader.test.dataset.names={r['test']}",
+        f"model.num_classes={r['num_classes']}",
+        f"train.max_iter={max_iter or r['max_iter']}",
+        f"train.seed={seed}",
+    ]
 
 
 def add_fcos_config(cfg: CN) -> None:

@@ -26,6 +26,8 @@ sys.path.insert(0, HERE)
 
 from studies import REGIMES, STUDIES  # noqa: E402
 
+from d2dense.config import regime_overrides  # noqa: E402
+
 
 def slug(text):
     return re.sub(r"[^A-Za-z0-9.=+-]+", "_", text).strip("_")
@@ -34,16 +36,7 @@ def slug(text):
 def row_overrides(args, regime):
     if args.scale == "paper":
         return []
-    r = REGIMES[regime]
-    ov = [
-        "scale=cpu",
-        f"dataloader.train.dataset.names={r['train']}",
-        f"dataloader.test.dataset.names={r['test']}",
-        f"model.num_classes={r['num_classes']}",
-        f"train.max_iter={args.max_iter or r['max_iter']}",
-        f"train.seed={args.seed}",
-    ]
-    return ov
+    return regime_overrides(regime, args.max_iter or None, args.seed)
 
 
 def split_row(row):

@@ -8,6 +8,8 @@ on the real data of ../shared/data under one of the regimes of ../shared/cpu-stu
 from collections import OrderedDict
 from itertools import product
 
+from d2dense.config import CPU_REGIMES
+
 __all__ = ["STUDIES", "REGIMES"]
 
 D = "DeFCN/"
@@ -78,14 +80,7 @@ STUDIES["defcn_table8"] = [
 
 # CPU-scale regimes of ../shared/cpu-study.md: dataset overrides + iterations. `num_classes` follows
 # the dataset. The memorisation regime trains and evaluates on the same 16 Penn-Fudan images.
-REGIMES = OrderedDict(
-    memorisation=dict(
-        train="pennfudan_train16", test="pennfudan_train16", num_classes=1, max_iter=600
-    ),
-    pennfudan=dict(train="pennfudan_train", test="pennfudan_val", num_classes=1, max_iter=1500),
-    coco_mini=dict(train="coco_mini_train", test="coco_mini_val", num_classes=80, max_iter=3000),
-    sample=dict(train="coco_sample_person", test="coco_sample_person", num_classes=1, max_iter=200),
-)
+REGIMES = CPU_REGIMES  # ../shared/cpu-study.md's regimes (d2dense/config.py)
 
 # `make demo`: the one-to-many baseline next to the full DeFCN, on the bundled sample.
 STUDIES["demo"] = [STUDIES["defcn_table1"][0], STUDIES["defcn_table1"][6]]
