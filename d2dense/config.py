@@ -70,6 +70,7 @@ def add_fcos_config(cfg: CN) -> None:
     _C.MODEL.FCOS.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]
     _C.MODEL.FCOS.NUM_CONVS = 4
     _C.MODEL.FCOS.NORM = "GN"
+    _C.MODEL.FCOS.LEVEL_SCALES = False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
     _C.MODEL.FCOS.PRIOR_PROB = 0.01
     _C.MODEL.FCOS.USE_CENTERNESS = True
     _C.MODEL.FCOS.CENTER_SAMPLING_RADIUS = 1.5

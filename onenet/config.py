@@ -21,6 +21,7 @@ def add_onenet_config(cfg: CN) -> None:
     c.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]  # CenterNet: ["p2"]
     c.NUM_CONVS = 4
     c.NORM = "GN"  # RetinaNet: ""
+    c.LEVEL_SCALES = False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
     c.PRIOR_PROB = 0.01
     # CenterNet-style neck (backbone build_onenet_resnet_deconv_backbone)
     c.DECONV_CHANNELS = [256, 128, 64]

@@ -8,6 +8,7 @@ normaliser) is upstream's, inherited unchanged.
 from typing import List, Optional, Tuple
 
 import torch
+from torch import nn
 
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
@@ -25,21 +26,47 @@ __all__ = ["FCOS", "FCOSHead"]
 
 class FCOSHead(_UpstreamFCOSHead):
     """Upstream ``FCOSHead``; with ``use_centerness=False`` it has no centerness conv at all (so no
-    unused parameter under DDP) and returns ``(logits, bbox_reg)``."""
+    unused parameter under DDP) and returns ``(logits, bbox_reg)``.
+
+    ``learnable_level_scales=True`` multiplies each level's box output by a learnable scalar
+    (initialised to 1), as the FCOS paper and the cvpods code DeFCN and OneNet build on do
+    (``relu(s_l * bbox_pred(x)) * stride_l``; the ReLU and the stride are in the box decoding).
+    detectron2's FCOS has none, so it is off by default; turn it on to evaluate official DeFCN /
+    OneNet-FCOS weights converted by ``tools/convert_checkpoint.py`` (their ``head.scales.{l}``).
+    """
 
     def __init__(
-        self, *, input_shape: List[ShapeSpec], conv_dims: List[int], use_centerness=True, **kwargs
+        self,
+        *,
+        input_shape: List[ShapeSpec],
+        conv_dims: List[int],
+        use_centerness=True,
+        learnable_level_scales: bool = False,
+        **kwargs,
     ):
         super().__init__(input_shape=input_shape, conv_dims=conv_dims, **kwargs)
         self.use_centerness = use_centerness
         if not use_centerness:
             del self.ctrness
+        self.level_scales = (
+            nn.ParameterList(nn.Parameter(torch.ones(1)) for _ in range(len(input_shape)))
+            if learnable_level_scales
+            else None
+        )
+
+    def scale_boxes(self, bbox_reg: List[torch.Tensor]) -> List[torch.Tensor]:
+        """Apply the per-level learnable scales (identity when the head has none)."""
+        if self.level_scales is None:
+            return bbox_reg
+        return [x * s for x, s in zip(bbox_reg, self.level_scales)]
 
     def forward(self, features):
         if self.use_centerness:
-            return super().forward(features)
+            logits, bbox_reg, ctrness = super().forward(features)
+            return logits, self.scale_boxes(bbox_reg), ctrness
         # RetinaNetHead.forward is exactly the two towers + cls_score/bbox_pred.
-        return RetinaNetHead.forward(self, features)
+        logits, bbox_reg = RetinaNetHead.forward(self, features)
+        return logits, self.scale_boxes(bbox_reg)
 
 
 @META_ARCH_REGISTRY.register()
@@ -74,6 +101,7 @@ class FCOS(_UpstreamFCOS):
             norm=cfg.MODEL.FCOS.NORM,
             prior_prob=cfg.MODEL.FCOS.PRIOR_PROB,
             use_centerness=cfg.MODEL.FCOS.USE_CENTERNESS,
+            learnable_level_scales=cfg.MODEL.FCOS.LEVEL_SCALES,
         )
         nms = cfg.MODEL.FCOS.NMS_THRESH_TEST
         return {

@@ -121,6 +121,7 @@ class DeFCN(DenseDetector):
             num_classes=c.NUM_CLASSES,
             conv_dims=[shapes[c.IN_FEATURES[0]].channels] * c.NUM_CONVS,
             norm=c.NORM,
+            learnable_level_scales=c.LEVEL_SCALES,
             prior_prob=c.PRIOR_PROB,
             use_3dmf=c.USE_3DMF,
             filter_kernel_size=c.FILTER_KERNEL_SIZE,

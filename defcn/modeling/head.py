@@ -51,7 +51,7 @@ class DeFCNHead(FCOSHead):
         assert len(features) == self._num_features
         logits = [self.cls_score(self.cls_subnet(x)) for x in features]
         bbox_features = [self.bbox_subnet(x) for x in features]
-        bbox_reg = [self.bbox_pred(x) for x in bbox_features]
+        bbox_reg = self.scale_boxes([self.bbox_pred(x) for x in bbox_features])
         if not self.use_3dmf:
             return logits, bbox_reg
         filters = [self.filter_pred(x) for x in self.max_filter(bbox_features)]

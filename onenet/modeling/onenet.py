@@ -146,6 +146,7 @@ class OneNet(DenseDetector):
                 norm=c.NORM,
                 prior_prob=c.PRIOR_PROB,
                 use_centerness=False,
+                learnable_level_scales=c.LEVEL_SCALES,
             )
         elif c.HEAD == "CenterNet":
             head = OneNetCenterNetHead(

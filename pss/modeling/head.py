@@ -84,6 +84,7 @@ class PSSHead(FCOSHead):
             if self.pss_stop_grad:
                 pss_input = pss_input.detach()
             pss_logits.append(self.pss_pred(self.pss_subnet(pss_input)))
+        bbox_reg = self.scale_boxes(bbox_reg)
         if self.use_centerness:
             return logits, bbox_reg, ctrness, pss_logits
         return logits, bbox_reg, pss_logits

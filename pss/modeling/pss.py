@@ -169,6 +169,7 @@ class PSSDetector(FCOS):
             num_classes=c.NUM_CLASSES,
             conv_dims=[shapes[c.IN_FEATURES[0]].channels] * c.NUM_CONVS,
             norm=c.NORM,
+            learnable_level_scales=c.LEVEL_SCALES,
             prior_prob=c.PRIOR_PROB,
             use_centerness=c.USE_CENTERNESS,
             pss_num_convs=c.PSS_NUM_CONVS,
