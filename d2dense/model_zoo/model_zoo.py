@@ -199,8 +199,9 @@ def _flatten(node, prefix=""):
 
 
 def _config_differences(run, expected) -> dict:
-    """Keys where a run's saved config departs from the zoo recipe: the model (every scalar, with
-    ``_target_`` resolved to its defining class), the datasets, iterations and scale."""
+    """Keys where a run's saved config departs from the zoo recipe: the model and the optimiser
+    (every scalar, with ``_target_`` resolved to its defining class), the datasets, iterations and
+    scale."""
     from detectron2.utils.registry import locate
 
     def targets(flat):
@@ -214,6 +215,9 @@ def _config_differences(run, expected) -> dict:
 
     a = targets(_flatten(run.model, "model."))
     b = targets(_flatten(expected.model, "model."))
+    for flat, cfg in ((a, run), (b, expected)):  # the optimiser recipe, not its parameter list
+        opt = {k: v for k, v in cfg.optimizer.items() if k != "params"}
+        flat.update(targets(_flatten(opt, "optimizer.")))
     for key in ("dataloader.train.dataset.names", "dataloader.test.dataset.names", "train.max_iter"):
         a[key], b[key] = (OmegaConf.select(c, key) for c in (run, expected))
     a["scale"], b["scale"] = run.get("scale", "paper"), expected.get("scale", "paper")
