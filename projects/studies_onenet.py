@@ -46,6 +46,23 @@ STUDIES["onenet_solver"] = [
     )
 ]
 
+# Min cost vs Hungarian on the pre-defined location cost: with location cost only, two gts whose
+# centres are nearest to the same point share it under min cost (no "sample conflict" avoidance);
+# the only public pre-defined FCOS matcher (OneNet's loss_predefine.py) uses Hungarian.
+STUDIES["onenet_predef_solver"] = [
+    row
+    for name, prefix, suffix in DETECTORS
+    for kind, label in (("loc", "loc."), ("cls_predef", "loc. + cls."))
+    for row in (
+        (f"{name} + o2o {label} (pre-def.) min cost", f"{O}{prefix}_o2o_{kind}_{suffix}.py", []),
+        (
+            f"{name} + o2o {label} (pre-def.) Hungarian",
+            f"{O}{prefix}_o2o_{kind}_{suffix}.py",
+            ["model.assigner.solver=hungarian"],
+        ),
+    )
+]
+
 # Location cost only on the predicted boxes: not a row of the paper, it separates "predicted vs
 # pre-defined" from "with vs without classification cost".
 STUDIES["onenet_pred_loc_only"] = [

@@ -46,8 +46,10 @@ STUDIES["pss_table2"] = with_one_to_many(
     [
         ("FCOS_PSS w/o stop-grad", P + "fcos_pss_wo_stop_grad_R_50_FPN_3x.py", []),
         ("FCOS_PSS stop-grad", P + "fcos_pss_R_50_FPN_3x.py", []),
+        ("FCOS_PSS stop-grad on PSS input only", P + "fcos_pss_score_grad_R_50_FPN_3x.py", []),
         ("ATSS_PSS w/o stop-grad", P + "atss_pss_wo_stop_grad_R_50_FPN_3x.py", []),
         ("ATSS_PSS stop-grad", P + "atss_pss_R_50_FPN_3x.py", []),
+        ("ATSS_PSS stop-grad on PSS input only", P + "atss_pss_score_grad_R_50_FPN_3x.py", []),
     ]
 )
 
