@@ -57,7 +57,11 @@ STUDIES["pss_table2"] = with_one_to_many(
 STUDIES["pss_table3"] = [
     ("ATSS_PSS end-to-end", P + "atss_pss_R_50_FPN_3x.py", []),
     ("ATSS step one", P + "atss_R_50_FPN_3x.py", []),
-    ("ATSS_PSS two-step", P + "atss_pss_two_step_R_50_FPN_1x.py", []),
+    (
+        "ATSS_PSS two-step",
+        P + "atss_pss_two_step_R_50_FPN_1x.py",
+        ["train.init_checkpoint={study_dir}/ATSS_step_one/model_final.pth"],
+    ),
 ]
 
 # Table 4: PSS on the regression vs the classification tower.

@@ -37,3 +37,35 @@ def test_eval_only_rows_reuse_a_training_row(study):
         # what the evaluation-only row adds must not change training
         extra = overrides[len(trained[2]) :]
         assert all(o.split("=")[0].startswith("model.") for o in extra), extra
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_rows_that_start_from_another_row_name_a_training_row_before_them(study):
+    """``{study_dir}/<row>/model_final.pth`` in an override (PSS two-step) must be a training row of
+    the same study that runs first, or the run would fail on a missing checkpoint."""
+    from run_study import STUDY_DIR, slug
+
+    rows = [split_row(r) for r in STUDIES[study]]
+    for i, (label, _, overrides, _) in enumerate(rows):
+        for o in overrides:
+            if STUDY_DIR not in o:
+                continue
+            ref = o.split(STUDY_DIR + "/", 1)[1].split("/")[0]
+            earlier = {slug(r[0]): r for r in rows[:i] if r[3] is None}
+            assert ref in earlier, f"{label}: {o} names no earlier training row of {study}"
+
+
+def test_study_dir_placeholder_is_filled_in(tmp_path, monkeypatch):
+    import run_study
+
+    calls = []
+    monkeypatch.setattr(run_study.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    args = run_study.argparse.Namespace(
+        scale="cpu", regime="memorisation", max_iter=0, seed=0, num_gpus=1, force=False,
+        verbose=False, opts=[],
+    )  # fmt: skip
+    row = ("two-step", "PSS/atss_pss_two_step_R_50_FPN_1x.py",
+           ["train.init_checkpoint={study_dir}/ATSS_step_one/model_final.pth"])  # fmt: skip
+    os.makedirs(tmp_path / "two-step")
+    run_study.run_row(args, row, str(tmp_path))
+    assert f"train.init_checkpoint={tmp_path}/ATSS_step_one/model_final.pth" in calls[0]
