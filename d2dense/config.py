@@ -169,6 +169,10 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
         del opt[key]
     opt._target_ = SGDFullModelGradClip
     opt.update(lr=0.01, momentum=0.9, weight_decay=1e-4, clip_norm=CPU_CLIP_NORM)
+    if opt.get("params") is not None and opt.params.get("lr_factor_func") is not None:
+        # a reduced backbone LR (YOLOF's 1/3, after DETR) is for an ImageNet-pretrained backbone;
+        # the CPU variant trains its R18 from scratch, with the same LR as every compared model
+        opt.params.lr_factor_func = None
     if str(cfg.train.get("init_checkpoint", "")).startswith("detectron2://ImageNetPretrained/"):
         # the paper's ImageNet R50/R101 weights do not fit R18; a checkpoint the user gave
         # (e.g. step one of PSS two-step training) is kept

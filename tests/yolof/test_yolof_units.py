@@ -228,8 +228,11 @@ def test_random_shift_range_and_probability():
     )
 
 
-def test_backbone_lr_factor_in_optimizer():
-    cfg = load_config("YOLOF/yolof_R_50_C5_1x.py")
+@pytest.mark.parametrize("scale,factor", [("paper", 1.0 / 3), ("cpu", 1.0)])
+def test_backbone_lr_factor_in_optimizer(scale, factor):
+    """The paper's 1/3 backbone LR (pretrained R50); the CPU variant's R18 trains from scratch at
+    the full LR, like the RetinaNet it is compared with."""
+    cfg = load_config("YOLOF/yolof_R_50_C5_1x.py", scale=scale)
     model = instantiate(cfg.model)
     cfg.optimizer.params.model = model
     optimizer = instantiate(cfg.optimizer)
@@ -238,7 +241,9 @@ def test_backbone_lr_factor_in_optimizer():
         for p in group["params"]:
             lrs[id(p)] = group["lr"]
     for name, p in model.named_parameters():
-        expected = cfg.optimizer.lr / 3 if name.startswith("backbone.net.") else cfg.optimizer.lr
+        if not p.requires_grad:  # the paper's frozen stem and res2
+            continue
+        expected = cfg.optimizer.lr * (factor if name.startswith("backbone.net.") else 1.0)
         assert lrs[id(p)] == pytest.approx(expected), name
     assert PrefixLRFactor("backbone.net.", 0.5)("backbone.lateral_conv.weight") == 1.0
 
