@@ -57,7 +57,7 @@ CPU_MODELS: Dict[str, dict] = dict(
         _cpu("memorisation", "PSS/fcos_R_50_FPN_3x.py"),
         _cpu("memorisation", "PSS/fcos_pss_R_50_FPN_3x.py"),
         _cpu("memorisation", "OneNet/fcos_o2o_loc_R_50_FPN_3x.py"),
-        _cpu("memorisation", "OneNet/fcos_o2o_cls_R_50_FPN_3x.py"),
+        _cpu("memorisation", "OneNet/fcos_o2o_cls_predef_R_50_FPN_3x.py"),
         _cpu("pennfudan", "Baselines/retinanet_R_50_FPN_1x.py", max_iter=600),
         _cpu("pennfudan", "YOLOF/yolof_R_50_C5_1x.py", max_iter=600),
     ]
