@@ -31,6 +31,7 @@ __all__ = [
 SCALES = ("paper", "cpu")
 CPU_WIDTH = 128
 CPU_CLIP_NORM = 10.0
+CPU_BOX_NEGATIVE_GRAD_SLOPE = 1.0
 
 
 # ../shared/cpu-study.md's regimes: the data and iterations of a CPU-scale experiment. Used by
@@ -177,6 +178,12 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
         # the paper's ImageNet R50/R101 weights do not fit R18; a checkpoint the user gave
         # (e.g. step one of PSS two-step training) is kept
         cfg.train.init_checkpoint = ""
+    coder = model.get("box2box_transform")
+    if coder is not None and "negative_grad_slope" in coder:
+        # from scratch at lr 0.01 a side of the ltrb ReLU decoding can die at every positive
+        # (observed: one-to-one FCOS with location cost only); a straight-through gradient below
+        # 0 revives it, with the same boxes (d2dense/modeling/box_regression.py)
+        coder.negative_grad_slope = CPU_BOX_NEGATIVE_GRAD_SLOPE
     cfg.train.max_iter = min(cfg.train.max_iter, 3000)
     cfg.train.eval_period = 0
     cfg.train.checkpointer.period = max(cfg.train.max_iter // 2, 1)

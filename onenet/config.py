@@ -23,6 +23,9 @@ def add_onenet_config(cfg: CN) -> None:
     c.NORM = "GN"  # RetinaNet: ""
     c.LEVEL_SCALES = False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
     c.PRIOR_PROB = 0.01
+    # ltrb decoding (FCOS / CenterNet heads): gradient slope below zero at training time; 0 is the
+    # reference's ReLU (d2dense.modeling.LinearBoxCoder; the CPU variant uses 1)
+    c.BOX_NEGATIVE_GRAD_SLOPE = 0.0
     # CenterNet-style neck (backbone build_onenet_resnet_deconv_backbone)
     c.DECONV_CHANNELS = [256, 128, 64]
     c.DECONV_NORM = "BN"

@@ -4,7 +4,7 @@ same ResNet, assignment, loss and inference; the neck replaces the FPN and ltrb 
 pixels. Trainable (synchronised) BN everywhere and no frozen stage, as OneNet."""
 
 from detectron2.config import LazyCall as L
-from detectron2.modeling.box_regression import Box2BoxTransformLinear
+from d2dense.modeling import LinearBoxCoder
 
 from onenet import OneNetCenterNetHead, ResNetDeconvBackbone
 
@@ -23,6 +23,7 @@ model.head = L(OneNetCenterNetHead)(
 model.head_in_features = ["p2"]
 model.anchor_generator.sizes = [[4]]
 model.anchor_generator.strides = [4]
-model.box2box_transform = L(Box2BoxTransformLinear)(normalize_by_size=False)
+# the reference's ReLU decoding (negative_grad_slope=0); the CPU variant passes a gradient below 0
+model.box2box_transform = L(LinearBoxCoder)(normalize_by_size=False, negative_grad_slope=0.0)
 # One level: the one-to-many rule is centre sampling on it, without FCOS scale ranges.
 model.assigner.scale_ranges = None

@@ -5,7 +5,7 @@ NMS-free top-k inference are OneNet's."""
 
 from detectron2.config import LazyCall as L
 from detectron2.modeling.anchor_generator import DefaultAnchorGenerator
-from detectron2.modeling.box_regression import Box2BoxTransformLinear
+from d2dense.modeling import LinearBoxCoder
 
 from onenet import OneNet, OneNetAssigner
 
@@ -19,7 +19,8 @@ model.head.use_centerness = False
 model.anchor_generator = L(DefaultAnchorGenerator)(
     sizes=[[8], [16], [32], [64], [128]], aspect_ratios=[1.0], strides=[8, 16, 32, 64, 128]
 )
-model.box2box_transform = L(Box2BoxTransformLinear)(normalize_by_size=True)
+# the reference's ReLU decoding (negative_grad_slope=0); the CPU variant passes a gradient below 0
+model.box2box_transform = L(LinearBoxCoder)(normalize_by_size=True, negative_grad_slope=0.0)
 model.assigner = L(OneNetAssigner)(
     assignment="one_to_one",  # one_to_one | fcos (the original one-to-many rule)
     location_cost="predicted",  # predicted | predefined
