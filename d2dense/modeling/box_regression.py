@@ -45,12 +45,12 @@ class LinearBoxCoder(Box2BoxTransformLinear):
             return super().apply_deltas(deltas, boxes)
         distances = relu_with_negative_grad(deltas, self.negative_grad_slope)
         boxes = boxes.to(distances.dtype)
-        n = deltas.shape[0]
+        n, k4 = deltas.shape
         centers = 0.5 * (boxes[:, :2] + boxes[:, 2:])  # (N, 2)
-        distances = distances.view(n, -1, 4)  # (N, k, 4) ltrb
+        distances = distances.view(n, k4 // 4, 4)  # (N, k, 4) ltrb; N may be 0
         if self.normalize_by_size:
             sizes = boxes[:, 2:] - boxes[:, :2]
             distances = distances * sizes.repeat(1, 2)[:, None, :]
         top_left = centers[:, None, :] - distances[..., :2]
         bottom_right = centers[:, None, :] + distances[..., 2:]
-        return torch.cat([top_left, bottom_right], dim=-1).view(n, -1)
+        return torch.cat([top_left, bottom_right], dim=-1).view(n, k4)

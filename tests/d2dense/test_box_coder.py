@@ -34,6 +34,16 @@ def test_same_boxes_as_detectron2(normalize_by_size, slope, k):
     assert (boxes[..., 2] >= boxes[..., 0]).all() and (boxes[..., 3] >= boxes[..., 1]).all()
 
 
+@pytest.mark.parametrize("slope", [0.0, 1.0])
+def test_no_boxes(slope):
+    """Images without objects decode no positive: (0, 4) in, (0, 4) out, with a gradient path."""
+    deltas = torch.zeros(0, 4, requires_grad=True)
+    out = LinearBoxCoder(True, negative_grad_slope=slope).apply_deltas(deltas, torch.zeros(0, 4))
+    assert out.shape == (0, 4)
+    out.sum().backward()
+    assert deltas.grad.shape == (0, 4)
+
+
 def test_gradient_below_zero_is_the_slope_times_the_upstream_gradient():
     x = torch.tensor([-2.0, -0.5, 0.5, 3.0], requires_grad=True)
     y = relu_with_negative_grad(x, 0.25)
