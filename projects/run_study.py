@@ -7,7 +7,7 @@
 
 Each row runs ``train_net.py`` in its own process (output in ``<output-dir>/<study>/<regime>/<row>``);
 a row whose ``eval_results.json`` exists is not re-run unless ``--force``, so an interrupted study
-resumes. ``{study_dir}`` in a row's overrides is replaced by the study's output folder, so a row can
+resumes. ``STUDY_DIR`` in a row's overrides is replaced by the study's output folder, so a row can
 start from another row's ``model_final.pth`` (PSS two-step training). The table has, per row: AP / AP50 / AR@100 without NMS, AP with class-aware NMS 0.6 and
 Delta (= w/ NMS - w/o NMS), and for person datasets AP@0.5 / mMR / recall (w/o NMS), plus the
 iterations and wall time of the run.
@@ -47,7 +47,7 @@ def split_row(row):
     return label, config, overrides, (row[3] if len(row) > 3 else None)
 
 
-STUDY_DIR = "{study_dir}"  # in a row's overrides: this study's output folder (rows reuse rows)
+STUDY_DIR = "STUDY_DIR"  # in a row's overrides: this study's output folder (rows reuse rows)
 
 
 def run_row(args, row, out_root):

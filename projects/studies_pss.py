@@ -60,7 +60,7 @@ STUDIES["pss_table3"] = [
     (
         "ATSS_PSS two-step",
         P + "atss_pss_two_step_R_50_FPN_1x.py",
-        ["train.init_checkpoint={study_dir}/ATSS_step_one/model_final.pth"],
+        ["train.init_checkpoint=STUDY_DIR/ATSS_step_one/model_final.pth"],
     ),
 ]
 

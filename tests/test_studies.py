@@ -41,7 +41,7 @@ def test_eval_only_rows_reuse_a_training_row(study):
 
 @pytest.mark.parametrize("study", sorted(STUDIES))
 def test_rows_that_start_from_another_row_name_a_training_row_before_them(study):
-    """``{study_dir}/<row>/model_final.pth`` in an override (PSS two-step) must be a training row of
+    """``STUDY_DIR/<row>/model_final.pth`` in an override (PSS two-step) must be a training row of
     the same study that runs first, or the run would fail on a missing checkpoint."""
     from run_study import STUDY_DIR, slug
 
@@ -65,7 +65,7 @@ def test_study_dir_placeholder_is_filled_in(tmp_path, monkeypatch):
         verbose=False, opts=[],
     )  # fmt: skip
     row = ("two-step", "PSS/atss_pss_two_step_R_50_FPN_1x.py",
-           ["train.init_checkpoint={study_dir}/ATSS_step_one/model_final.pth"])  # fmt: skip
+           ["train.init_checkpoint=STUDY_DIR/ATSS_step_one/model_final.pth"])  # fmt: skip
     os.makedirs(tmp_path / "two-step")
     run_study.run_row(args, row, str(tmp_path))
     assert f"train.init_checkpoint={tmp_path}/ATSS_step_one/model_final.pth" in calls[0]
