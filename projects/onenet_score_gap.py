@@ -91,12 +91,15 @@ def summarise(result: ScoreGaps):
 def draw(results, labels, path, title):
     fig, (ax_scores, ax_gaps) = plt.subplots(1, 2, figsize=(11, 4))
     bins = torch.linspace(0, 1, 51).tolist()
+    highest_count = 1.0
     for result, label, color in zip(results, labels, COLORS):
-        ax_scores.hist(
+        counts, _, _ = ax_scores.hist(
             result.normalized_scores.numpy(), bins=bins, color=color, alpha=0.5, label=label
         )
+        highest_count = max(highest_count, float(counts.max()) if len(counts) else 0.0)
         ax_gaps.hist(result.gaps.numpy(), bins=bins, color=color, alpha=0.5, label=label)
-    ax_scores.set_ylim(top=MAX_COUNT)
+    # Clip only when a bin exceeds 10^4 (COCO-size runs); a small dataset keeps a readable axis.
+    ax_scores.set_ylim(0, min(MAX_COUNT, 1.05 * highest_count))
     ax_scores.set(
         xlabel="sample score / top score of its object",
         ylabel="number of samples",
