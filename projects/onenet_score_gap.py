@@ -96,7 +96,7 @@ def draw(results, labels, path, title):
         counts, _, _ = ax_scores.hist(
             result.normalized_scores.numpy(), bins=bins, color=color, alpha=0.5, label=label
         )
-        highest_count = max(highest_count, float(counts.max()) if len(counts) else 0.0)
+        highest_count = max(highest_count, float(counts.max()))
         ax_gaps.hist(result.gaps.numpy(), bins=bins, color=color, alpha=0.5, label=label)
     # Clip only when a bin exceeds 10^4 (COCO-size runs); a small dataset keeps a readable axis.
     ax_scores.set_ylim(0, min(MAX_COUNT, 1.05 * highest_count))
