@@ -10,7 +10,7 @@ from helpers import CONFIG_DIR, REPO_ROOT, load_config
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "projects"))
 from run_study import split_row  # noqa: E402
-from studies import STUDIES  # noqa: E402
+from studies import REGIMES, STUDIES  # noqa: E402
 
 ROWS = sorted(
     {(split_row(r)[1], tuple(split_row(r)[2])) for rows in STUDIES.values() for r in rows}
@@ -69,3 +69,16 @@ def test_study_dir_placeholder_is_filled_in(tmp_path, monkeypatch):
     os.makedirs(tmp_path / "two-step")
     run_study.run_row(args, row, str(tmp_path))
     assert f"train.init_checkpoint={tmp_path}/ATSS_step_one/model_final.pth" in calls[0]
+
+
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+def test_regime_datasets_match_num_classes(regime):
+    """A regime's train / test sets exist and have the class count it sets on the model."""
+    import d2dense.data  # noqa: F401  (registers the datasets)
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    r = REGIMES[regime]
+    for name in (r["train"], r["test"]):
+        if name not in DatasetCatalog.list():
+            pytest.skip(f"{name} is not registered here (../shared/data absent)")
+        assert len(MetadataCatalog.get(name).thing_classes) == r["num_classes"], name
