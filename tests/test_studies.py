@@ -1,11 +1,14 @@
 """Every row of every named study points at a config that exists and accepts the row's overrides,
-and evaluation-only rows re-evaluate a training row of the same study with the same training."""
+and evaluation-only rows re-evaluate a training row of the same study with the same training; each
+CPU regime's datasets carry the class count the regime sets on the model."""
 
 import os
 import sys
 
 import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
+import d2dense.data  # noqa: F401  (registers the datasets)
 from helpers import CONFIG_DIR, REPO_ROOT, load_config
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "projects"))
@@ -74,9 +77,6 @@ def test_study_dir_placeholder_is_filled_in(tmp_path, monkeypatch):
 @pytest.mark.parametrize("regime", sorted(REGIMES))
 def test_regime_datasets_match_num_classes(regime):
     """A regime's train / test sets exist and have the class count it sets on the model."""
-    import d2dense.data  # noqa: F401  (registers the datasets)
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
     r = REGIMES[regime]
     for name in (r["train"], r["test"]):
         if name not in DatasetCatalog.list():
