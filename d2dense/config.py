@@ -43,8 +43,8 @@ CPU_REGIMES = {
     "pennfudan": dict(train="pennfudan_train", test="pennfudan_val", num_classes=1, max_iter=1500),
     "coco_mini": dict(train="coco_mini_train", test="coco_mini_val", num_classes=80, max_iter=3000),
     # coco_mini's person-only view (137 train / 87 val images): a second held-out person set next
-    # to Penn-Fudan, with COCO's crowds and small people. One-class; from scratch at CPU scale it is
-    # not learnt in 600 iterations (onenet/README.md); whether its default 1500 is enough is untested.
+    # to Penn-Fudan, with COCO's crowds and small people. One class. From scratch at CPU scale it
+    # is not learnt in 600 iterations (onenet/README.md); whether 1500 is enough is untested.
     "coco_mini_person": dict(
         train="coco_mini_person_train", test="coco_mini_person_val", num_classes=1, max_iter=1500
     ),
