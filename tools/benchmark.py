@@ -14,7 +14,10 @@ are what transfers between machines). Images: the first config's test dataset, r
 config's test loader does, or ``--input`` files / folders / globs. Weights come from the configs
 (``train.init_checkpoint`` / ``MODEL.WEIGHTS``); a random model costs the same in the network,
 but its post-processing sees few candidates above the score threshold, so give trained weights
-when post-processing time matters. Writes ``benchmark.json`` (and prints a markdown table).
+when post-processing time matters. ``--fuse-norm`` (fold batch norm into the convs) and
+``--channels-last`` apply the same output-preserving speed-ups to every model compared
+(``d2dense.modeling.fuse.prepare_for_inference``). Writes ``benchmark.json`` (and prints a
+markdown table).
 """
 
 import argparse
@@ -33,6 +36,7 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 
 from d2dense.benchmark import benchmark_model, format_table, write_json  # noqa: E402
 from d2dense.engine import Predictor, load_config  # noqa: E402
+from d2dense.modeling.fuse import prepare_for_inference  # noqa: E402
 
 logger = logging.getLogger("d2dense.benchmark")
 
@@ -68,6 +72,8 @@ def main(argv=None):
     ap.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     ap.add_argument("--device", default=None, help="cpu / cuda (default: each config's)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--fuse-norm", action="store_true", help="fold batch norm into the convs")
+    ap.add_argument("--channels-last", action="store_true", help="channels-last weights (NHWC)")
     ap.add_argument("--output", default=None, help="folder for benchmark.json")
     ap.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="overrides, every config")
     args = ap.parse_args(argv)
@@ -84,6 +90,9 @@ def main(argv=None):
         if name in rows:
             name = f"{name} ({len(rows)})"
         predictor = Predictor(loaded)
+        prepare_for_inference(
+            predictor.model, fuse_norm=args.fuse_norm, channels_last=args.channels_last
+        )
         device = loaded.device
         inputs = []
         for img in images:
@@ -105,7 +114,14 @@ def main(argv=None):
     table = format_table(rows, baseline)
     print(f"\n{len(images)} images, batch 1, {where}, torch {torch.__version__}\n")
     print(table)
-    payload = {"device": where, "images": paths, "opts": args.opts, "models": rows}
+    payload = {
+        "device": where,
+        "images": paths,
+        "opts": args.opts,
+        "fuse_norm": args.fuse_norm,
+        "channels_last": args.channels_last,
+        "models": rows,
+    }
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         write_json(os.path.join(args.output, "benchmark.json"), payload)

@@ -31,7 +31,11 @@ import demo as demo_tool  # noqa: E402
 DEFCN = os.path.join(CONFIG_DIR, "DeFCN/poto_3dmf_aux_R_50_FPN_3x.py")
 FCOS = os.path.join(CONFIG_DIR, "Baselines/fcos_R_50_FPN_3x.py")
 DEFCN_YACS = os.path.join(CONFIG_DIR, "DeFCN/yacs/poto_3dmf_aux_R_50_FPN_3x.yaml")
-SMALL = ["scale=cpu", "dataloader.test.dataset.names=coco_sample_person_tiny", "model.num_classes=1"]
+SMALL = [
+    "scale=cpu",
+    "dataloader.test.dataset.names=coco_sample_person_tiny",
+    "model.num_classes=1",
+]
 
 
 # ------------------------------------------------------------------------------ timer
@@ -160,6 +164,15 @@ def test_benchmark_tool_compares_models_in_one_run(tmp_path):
         assert row["params_M"] == pytest.approx(count_parameters(model) / 1e6)
 
 
+def test_benchmark_tool_fuse_norm_and_channels_last():
+    payload = benchmark_tool.main(
+        ["--config-file", FCOS, "--num-images", "1", "--warmup", "0", "--no-flops"]
+        + ["--fuse-norm", "--channels-last", "--opts", *SMALL]
+    )
+    assert payload["fuse_norm"] and payload["channels_last"]
+    assert payload["models"]["fcos_R_50_FPN_3x"]["network_ms"] > 0
+
+
 def test_demo_draws_images_side_by_side(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -196,4 +209,6 @@ def test_demo_video(tmp_path):
 
 def test_demo_names_a_missing_input(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.jpg"):
-        demo_tool.main(["--config-file", DEFCN, "--input", str(tmp_path / "nope.jpg"), "--opts", *SMALL])
+        demo_tool.main(
+            ["--config-file", DEFCN, "--input", str(tmp_path / "nope.jpg"), "--opts", *SMALL]
+        )
