@@ -11,6 +11,8 @@ Only detectron2's ``Conv2d`` (the conv that carries its norm as ``.norm``, used 
 by every d2dense head) is touched. ``FrozenBatchNorm2d`` is always folded; a ``BatchNorm2d``
 (and its ``SyncBatchNorm`` / ``NaiveSyncBatchNorm`` subclasses) only in eval mode with running
 statistics, because in training mode it normalises by the batch's statistics.
+
+Fuse after loading a checkpoint: the fused model's state dict no longer has the norms' keys.
 """
 
 import torch
@@ -45,21 +47,21 @@ def fuse_conv_norm(model: nn.Module) -> int:
     """Fold every foldable batch norm of ``model``'s detectron2 ``Conv2d`` layers into the conv's
     weight and bias, in place (the conv's ``norm`` becomes None; its activation is kept). Returns
     the number of convs fused. Raises ValueError on a BatchNorm2d in training mode."""
-    fused = 0
+    # Every norm is checked before any conv is changed, so a refusal leaves the model intact.
+    foldable = []
     for module in model.modules():
-        if not isinstance(module, Conv2d) or module.norm is None:
-            continue
-        affine = _norm_affine(module.norm)
-        if affine is None:
-            continue
-        scale, shift = affine
+        if isinstance(module, Conv2d) and module.norm is not None:
+            affine = _norm_affine(module.norm)
+            if affine is not None:
+                foldable.append((module, affine))
+    for module, (scale, shift) in foldable:
         weight = module.weight * scale.reshape(-1, 1, 1, 1)
         bias = shift if module.bias is None else module.bias * scale + shift
-        module.weight = nn.Parameter(weight, requires_grad=module.weight.requires_grad)
-        module.bias = nn.Parameter(bias.to(weight.dtype), requires_grad=False)
+        requires_grad = module.weight.requires_grad
+        module.weight = nn.Parameter(weight, requires_grad=requires_grad)
+        module.bias = nn.Parameter(bias.to(weight.dtype), requires_grad=requires_grad)
         module.norm = None
-        fused += 1
-    return fused
+    return len(foldable)
 
 
 def prepare_for_inference(

@@ -61,10 +61,12 @@ def test_hand_computed_fold():
     assert conv.bias.item() == pytest.approx(3.0)
 
 
-def test_training_mode_batch_norm_is_refused():
-    conv = Conv2d(3, 4, 1, norm=nn.BatchNorm2d(4)).train()
+def test_training_mode_batch_norm_is_refused_and_nothing_is_changed():
+    frozen = Conv2d(3, 4, 1, norm=FrozenBatchNorm2d(4))
+    training = Conv2d(4, 4, 1, norm=nn.BatchNorm2d(4)).train()
     with pytest.raises(ValueError, match="training mode"):
-        fuse_conv_norm(conv)
+        fuse_conv_norm(nn.Sequential(frozen, training))
+    assert isinstance(frozen.norm, FrozenBatchNorm2d)
 
 
 def test_group_norm_and_batch_statistics_bn_are_left_alone():
