@@ -32,6 +32,7 @@ SCALES = ("paper", "cpu")
 CPU_WIDTH = 128
 CPU_CLIP_NORM = 10.0
 CPU_BOX_NEGATIVE_GRAD_SLOPE = 1.0
+CPU_CHECKPOINT_PERIOD = 250  # iterations (about 20 min of a one-thread CPU run)
 
 
 # ../shared/cpu-study.md's regimes: the data and iterations of a CPU-scale experiment. Used by
@@ -77,7 +78,8 @@ def add_fcos_config(cfg: CN) -> None:
     _C.MODEL.FCOS.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]
     _C.MODEL.FCOS.NUM_CONVS = 4
     _C.MODEL.FCOS.NORM = "GN"
-    _C.MODEL.FCOS.LEVEL_SCALES = False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
+    # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
+    _C.MODEL.FCOS.LEVEL_SCALES = False
     _C.MODEL.FCOS.PRIOR_PROB = 0.01
     _C.MODEL.FCOS.USE_CENTERNESS = True
     _C.MODEL.FCOS.CENTER_SAMPLING_RADIUS = 1.5
@@ -192,6 +194,9 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
         coder.negative_grad_slope = CPU_BOX_NEGATIVE_GRAD_SLOPE
     cfg.train.max_iter = min(cfg.train.max_iter, 3000)
     cfg.train.eval_period = 0
-    cfg.train.checkpointer.period = max(cfg.train.max_iter // 2, 1)
+    # frequent enough that a run cut off (a killed job, the end of a session) loses little when
+    # resumed (projects/run_study.py, train_net.py --resume); the last two are kept on disk
+    cfg.train.checkpointer.period = min(max(cfg.train.max_iter // 2, 1), CPU_CHECKPOINT_PERIOD)
+    cfg.train.checkpointer.max_to_keep = 2
     cfg.lr_multiplier = L(cpu_lr_multiplier)(max_iter="${train.max_iter}")
     return cfg

@@ -5,12 +5,16 @@
     python projects/run_study.py defcn_table1 --scale paper --num-gpus 8
     python projects/run_study.py defcn_table1 --scale cpu --regime pennfudan --table-only
 
-Each row runs ``train_net.py`` in its own process (output in ``<output-dir>/<study>/<regime>/<row>``);
-a row whose ``eval_results.json`` exists is not re-run unless ``--force``, so an interrupted study
-resumes. ``STUDY_DIR`` in a row's overrides is replaced by the study's output folder, so a row can
-start from another row's ``model_final.pth`` (PSS two-step training). The table has, per row: AP / AP50 / AR@100 without NMS, AP with class-aware NMS 0.6 and
-Delta (= w/ NMS - w/o NMS), and for person datasets AP@0.5 / mMR / recall (w/o NMS), plus the
-iterations and wall time of the run.
+Each row runs ``train_net.py`` in its own process (output in ``<output-dir>/<study>/<regime>/<row>``).
+A row whose ``eval_results.json`` exists is not re-run unless ``--force``, so an interrupted study
+resumes. A row interrupted during training (a ``last_checkpoint`` but no results: a killed job, a
+session that ended) continues from its last checkpoint through ``train_net.py --resume``, when it is
+run again with the same command; the data order after the resume differs from an uninterrupted run.
+``STUDY_DIR`` in a row's overrides is replaced by the study's output folder, so a row can start
+from another row's ``model_final.pth`` (PSS two-step training). The table has, per row: AP / AP50 /
+AR@100 without NMS, AP with class-aware NMS 0.6 and Delta (= w/ NMS - w/o NMS), and for person
+datasets AP@0.5 / mMR / recall (w/o NMS), plus the iterations and wall time of the run (of its last
+segment, for a resumed row).
 """
 
 import argparse
@@ -57,7 +61,7 @@ def run_row(args, row, out_root):
     result_file = os.path.join(out_dir, "eval_results.json")
     if os.path.isfile(result_file) and not args.force:
         return
-    eval_only = []
+    eval_only, resume = [], []
     if eval_of is not None:
         weights = os.path.join(out_root, slug(eval_of), "model_final.pth")
         if not os.path.isfile(weights):
@@ -78,10 +82,29 @@ def run_row(args, row, out_root):
         f"train.output_dir={out_dir}",
         *args.opts,
     ]
-    print(f"[{label}] {' '.join(cmd)}", flush=True)
+    started_file = os.path.join(out_dir, "study_row.started.json")
+    resumed_at = None if eval_of is not None or args.force else resume_point(out_dir)
+    if resumed_at is not None:
+        previous = read_json(started_file).get("cmd")
+        if previous != cmd:
+            raise SystemExit(
+                f"row {label!r}: {out_dir} holds an interrupted run of another command "
+                f"({' '.join(previous or ['unknown'])}); pass --force to start it again"
+            )
+        resume = ["--resume"]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(started_file, "w") as f:
+        json.dump({"label": label, "cmd": cmd}, f, indent=2)
+    # --resume goes after the script path: it is train_net.py's flag, not part of the row's identity
+    print(f"[{label}] {' '.join(cmd[:2] + resume + cmd[2:])}", flush=True)
+    if resumed_at is not None:
+        print(f"[{label}] resuming at iteration {resumed_at}", flush=True)
     start = time.perf_counter()
     subprocess.run(
-        cmd, check=True, cwd=REPO_ROOT, stdout=None if args.verbose else subprocess.DEVNULL
+        cmd[:2] + resume + cmd[2:],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=None if args.verbose else subprocess.DEVNULL,
     )
     with open(os.path.join(out_dir, "study_row.json"), "w") as f:
         json.dump(
@@ -91,11 +114,38 @@ def run_row(args, row, out_root):
                 "overrides": overrides,
                 "eval_of": eval_of,
                 "wall_s": time.perf_counter() - start,
+                "resumed_at_iter": resumed_at,
                 "cmd": cmd,
             },
             f,
             indent=2,
         )
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+TRAINED = -1  # resume_point of a row whose training finished but whose evaluation did not
+
+
+def resume_point(out_dir):
+    """The iteration a training interrupted in ``out_dir`` resumes at (from detectron2's
+    ``last_checkpoint`` file, e.g. ``model_0000499.pth`` -> 500), ``TRAINED`` when it names
+    ``model_final.pth``, or None when there is no checkpoint."""
+    try:
+        with open(os.path.join(out_dir, "last_checkpoint")) as f:
+            name = f.read().strip()
+    except FileNotFoundError:
+        return None
+    match = re.fullmatch(r"model_(\d+)\.pth", name)
+    if match:
+        return int(match.group(1)) + 1
+    return TRAINED if name == "model_final.pth" else None
 
 
 def fmt(v, digits=1):
@@ -153,12 +203,24 @@ def table(rows, out_root):
                     fmt(crowd.get("mMR")),
                     fmt(crowd.get("recall")),
                     iters,
-                    f"{meta['wall_s'] / 60:.1f} min" if "wall_s" in meta else "-",
+                    wall_time(meta),
                 ]
             )
             + " |"
         )
     return "\n".join(lines)
+
+
+def wall_time(meta):
+    if "wall_s" not in meta:
+        return "-"
+    text = f"{meta['wall_s'] / 60:.1f} min"
+    resumed = meta.get("resumed_at_iter")
+    if resumed is not None:
+        text += (
+            " (resumed for evaluation)" if resumed == TRAINED else f" (resumed at it. {resumed})"
+        )
+    return text
 
 
 def main():
@@ -187,7 +249,9 @@ def main():
         for row in list(rows):
             eval_of = split_row(row)[3]
             if eval_of and eval_of not in chosen:
-                rows.insert(rows.index(row), next(r for r in STUDIES[args.study] if r[0] == eval_of))
+                rows.insert(
+                    rows.index(row), next(r for r in STUDIES[args.study] if r[0] == eval_of)
+                )
                 chosen.add(eval_of)
     regime = args.regime if args.scale == "cpu" else "paper"
     out_root = os.path.join(args.output_dir, args.study, regime)

@@ -2,6 +2,7 @@
 and evaluation-only rows re-evaluate a training row of the same study with the same training; each
 CPU regime's datasets carry the class count the regime sets on the model."""
 
+import json
 import os
 import sys
 
@@ -72,6 +73,55 @@ def test_study_dir_placeholder_is_filled_in(tmp_path, monkeypatch):
     os.makedirs(tmp_path / "two-step")
     run_study.run_row(args, row, str(tmp_path))
     assert f"train.init_checkpoint={tmp_path}/ATSS_step_one/model_final.pth" in calls[0]
+
+
+def _resume_fixture(tmp_path, monkeypatch, **arg_changes):
+    import run_study
+
+    calls = []
+    monkeypatch.setattr(run_study.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    args = dict(scale="cpu", regime="memorisation", max_iter=0, seed=0, num_gpus=1, force=False,
+                verbose=False, opts=[])  # fmt: skip
+    args.update(arg_changes)
+    row = ("FCOS", "Baselines/fcos_R_50_FPN_3x.py", [])
+    return run_study, calls, run_study.argparse.Namespace(**args), row
+
+
+def test_interrupted_row_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
+    run_study.run_row(args, row, str(tmp_path))  # first run: from scratch
+    assert "--resume" not in calls[0]
+    out_dir = tmp_path / "FCOS"
+    os.remove(out_dir / "study_row.json")  # as if it was killed during training
+    (out_dir / "last_checkpoint").write_text("model_0000249.pth")
+    run_study.run_row(args, row, str(tmp_path))
+    assert calls[1][2] == "--resume" and calls[1][:2] + calls[1][3:] == calls[0]
+    meta = json.loads((out_dir / "study_row.json").read_text())
+    assert meta["resumed_at_iter"] == 250 and meta["cmd"] == calls[0]
+    assert "resumed at it. 250" in run_study.wall_time(meta)
+
+
+def test_interrupted_row_of_another_command_is_not_resumed(tmp_path, monkeypatch):
+    run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
+    run_study.run_row(args, row, str(tmp_path))
+    (tmp_path / "FCOS" / "last_checkpoint").write_text("model_0000249.pth")
+    os.remove(tmp_path / "FCOS" / "study_row.json")
+    args.max_iter = 1500  # a different schedule must not continue the old one
+    with pytest.raises(SystemExit, match="--force"):
+        run_study.run_row(args, row, str(tmp_path))
+    args.force = True
+    run_study.run_row(args, row, str(tmp_path))
+    assert "--resume" not in calls[-1] and "train.max_iter=1500" in calls[-1]
+
+
+def test_resume_point_reads_detectron2_last_checkpoint(tmp_path):
+    import run_study
+
+    assert run_study.resume_point(str(tmp_path)) is None
+    (tmp_path / "last_checkpoint").write_text("model_0000499.pth\n")
+    assert run_study.resume_point(str(tmp_path)) == 500
+    (tmp_path / "last_checkpoint").write_text("model_final.pth")
+    assert run_study.resume_point(str(tmp_path)) == run_study.TRAINED
 
 
 @pytest.mark.parametrize("regime", sorted(REGIMES))

@@ -43,6 +43,33 @@ def check_timing(out_dir):
     assert abs(timing["fps"] - 1000 / timing["total_ms"]) < 1e-6
 
 
+def test_lazy_train_resumes_from_an_intermediate_checkpoint(tmp_path):
+    """A run cut off after iteration 2 of 4 continues at iteration 2 with --resume (what
+    projects/run_study.py does for an interrupted row). At CPU scale a 4-iteration run
+    checkpoints every 2 iterations."""
+    out = str(tmp_path / "run")
+    args = [
+        "--config-file",
+        os.path.join(REPO_ROOT, "configs/Baselines/fcos_R_50_FPN_3x.py"),
+        "scale=cpu",
+        *SMALL_DATA,
+        "train.max_iter=4",
+        "dataloader.train.total_batch_size=2",
+        "train.log_period=1",
+        f"train.output_dir={out}",
+    ]
+    run(args, tmp_path)
+    assert {"model_0000001.pth", "model_0000003.pth", "model_final.pth"} <= set(os.listdir(out))
+    with open(os.path.join(out, "last_checkpoint"), "w") as f:
+        f.write("model_0000001.pth")  # as if the job had been killed during iteration 3
+    log = run(args[:2] + ["--resume"] + args[2:], tmp_path)
+    assert "Starting training from iteration 2" in log
+    with open(os.path.join(out, "metrics.json")) as f:
+        records = [json.loads(line) for line in f]
+    trained = [r["iteration"] for r in records if "total_loss" in r]
+    assert trained == [0, 1, 2, 3, 2, 3]  # the first run, then the resumed one
+
+
 def test_lazy_train_then_eval_only(tmp_path):
     out = str(tmp_path / "run")
     cfg = os.path.join(REPO_ROOT, "configs/DeFCN/poto_3dmf_aux_R_50_FPN_3x.py")
