@@ -195,7 +195,7 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
     cfg.train.max_iter = min(cfg.train.max_iter, 3000)
     cfg.train.eval_period = 0
     # frequent enough that a run cut off (a killed job, the end of a session) loses little when
-    # resumed (projects/run_study.py, train_net.py --resume); the last two are kept on disk
+    # resumed (projects/run_study.py, train_net.py --resume); a process keeps its last two
     cfg.train.checkpointer.period = min(max(cfg.train.max_iter // 2, 1), CPU_CHECKPOINT_PERIOD)
     cfg.train.checkpointer.max_to_keep = 2
     cfg.lr_multiplier = L(cpu_lr_multiplier)(max_iter="${train.max_iter}")

@@ -8,8 +8,10 @@
 Each row runs ``train_net.py`` in its own process (output in ``<output-dir>/<study>/<regime>/<row>``).
 A row whose ``eval_results.json`` exists is not re-run unless ``--force``, so an interrupted study
 resumes. A row interrupted during training (a ``last_checkpoint`` but no results: a killed job, a
-session that ended) continues from its last checkpoint through ``train_net.py --resume``, when it is
-run again with the same command; the data order after the resume differs from an uninterrupted run.
+session that ended) continues from its last checkpoint through ``train_net.py --resume`` when it is
+run again with the same command (another command on it is refused; ``--force`` clears the row's
+checkpoints and results and starts again). The data order after a resume differs from an
+uninterrupted run's.
 ``STUDY_DIR`` in a row's overrides is replaced by the study's output folder, so a row can start
 from another row's ``model_final.pth`` (PSS two-step training). The table has, per row: AP / AP50 /
 AR@100 without NMS, AP with class-aware NMS 0.6 and Delta (= w/ NMS - w/o NMS), and for person
@@ -86,18 +88,29 @@ def run_row(args, row, out_root):
     resumed_at = None if eval_of is not None or args.force else resume_point(out_dir)
     if resumed_at is not None:
         previous = read_json(started_file).get("cmd")
-        if previous != cmd:
+        # the interpreter may differ (another venv); the rest of the command is the row's identity
+        if previous is None or previous[1:] != cmd[1:]:
+            what = (
+                "an unknown command (no study_row.started.json)"
+                if previous is None
+                else "another command: " + " ".join(previous[1:])
+            )
             raise SystemExit(
-                f"row {label!r}: {out_dir} holds an interrupted run of another command "
-                f"({' '.join(previous or ['unknown'])}); pass --force to start it again"
+                f"row {label!r}: {out_dir} holds an interrupted run of {what}; "
+                "pass --force to start the row again"
             )
         resume = ["--resume"]
+        remove_run_files(out_dir, keep_checkpoint=True)
+    else:
+        remove_run_files(out_dir, keep_checkpoint=False)
     os.makedirs(out_dir, exist_ok=True)
     with open(started_file, "w") as f:
         json.dump({"label": label, "cmd": cmd}, f, indent=2)
     # --resume goes after the script path: it is train_net.py's flag, not part of the row's identity
     print(f"[{label}] {' '.join(cmd[:2] + resume + cmd[2:])}", flush=True)
-    if resumed_at is not None:
+    if resumed_at == TRAINED:
+        print(f"[{label}] training had finished: resuming for the evaluation", flush=True)
+    elif resumed_at is not None:
         print(f"[{label}] resuming at iteration {resumed_at}", flush=True)
     start = time.perf_counter()
     subprocess.run(
@@ -131,6 +144,24 @@ def read_json(path):
 
 
 TRAINED = -1  # resume_point of a row whose training finished but whose evaluation did not
+
+
+def remove_run_files(out_dir, keep_checkpoint):
+    """Clear a row's folder before it runs, so that nothing of an earlier run is read as this
+    run's: its results, and (``keep_checkpoint=False``: a fresh start, e.g. ``--force``) its
+    checkpoints. A resumed run keeps only the checkpoint ``last_checkpoint`` names (detectron2
+    prunes only the checkpoints of its own process, so older ones would pile up)."""
+    if not os.path.isdir(out_dir):
+        return
+    keep = None
+    if keep_checkpoint:
+        with open(os.path.join(out_dir, "last_checkpoint")) as f:
+            keep = f.read().strip()
+    for name in os.listdir(out_dir):
+        is_checkpoint = re.fullmatch(r"model_(\d+|final)\.pth", name) or name == "last_checkpoint"
+        stale = name in ("eval_results.json", "study_row.json", "inference_timing.json")
+        if stale or (is_checkpoint and name not in (keep, "last_checkpoint" if keep else None)):
+            os.remove(os.path.join(out_dir, name))
 
 
 def resume_point(out_dir):

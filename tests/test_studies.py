@@ -104,14 +104,46 @@ def test_interrupted_row_resumes_from_its_last_checkpoint(tmp_path, monkeypatch)
 def test_interrupted_row_of_another_command_is_not_resumed(tmp_path, monkeypatch):
     run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
     run_study.run_row(args, row, str(tmp_path))
-    (tmp_path / "FCOS" / "last_checkpoint").write_text("model_0000249.pth")
-    os.remove(tmp_path / "FCOS" / "study_row.json")
+    out_dir = tmp_path / "FCOS"
+    (out_dir / "last_checkpoint").write_text("model_0000249.pth")
+    (out_dir / "model_0000249.pth").write_bytes(b"weights of the 600-iteration run")
+    os.remove(out_dir / "study_row.json")
     args.max_iter = 1500  # a different schedule must not continue the old one
-    with pytest.raises(SystemExit, match="--force"):
+    with pytest.raises(SystemExit, match="another command.*--force"):
         run_study.run_row(args, row, str(tmp_path))
     args.force = True
     run_study.run_row(args, row, str(tmp_path))
     assert "--resume" not in calls[-1] and "train.max_iter=1500" in calls[-1]
+    # the forced run starts clean: were it killed now, a rerun must not resume the old checkpoint
+    assert not (out_dir / "last_checkpoint").exists()
+    assert not (out_dir / "model_0000249.pth").exists()
+    os.remove(out_dir / "study_row.json")
+    args.force = False
+    run_study.run_row(args, row, str(tmp_path))
+    assert "--resume" not in calls[-1]
+
+
+def test_row_without_a_record_of_its_command_is_not_resumed(tmp_path, monkeypatch):
+    run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
+    os.makedirs(tmp_path / "FCOS")
+    (tmp_path / "FCOS" / "last_checkpoint").write_text("model_0000249.pth")
+    with pytest.raises(SystemExit, match="unknown command"):
+        run_study.run_row(args, row, str(tmp_path))
+    assert calls == []
+
+
+def test_resumed_row_keeps_only_the_checkpoint_it_resumes_from(tmp_path, monkeypatch):
+    run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
+    run_study.run_row(args, row, str(tmp_path))
+    out_dir = tmp_path / "FCOS"
+    for name in ("model_0000249.pth", "model_0000499.pth", "eval_results.json"):
+        (out_dir / name).write_bytes(b"x")
+    (out_dir / "last_checkpoint").write_text("model_0000499.pth")
+    os.remove(out_dir / "eval_results.json")
+    os.remove(out_dir / "study_row.json")
+    run_study.run_row(args, row, str(tmp_path))
+    assert calls[-1][2] == "--resume"
+    assert sorted(p.name for p in out_dir.glob("model_*")) == ["model_0000499.pth"]
 
 
 def test_resume_point_reads_detectron2_last_checkpoint(tmp_path):

@@ -66,8 +66,9 @@ def test_lazy_train_resumes_from_an_intermediate_checkpoint(tmp_path):
     assert "Starting training from iteration 2" in log
     with open(os.path.join(out, "metrics.json")) as f:
         records = [json.loads(line) for line in f]
-    trained = [r["iteration"] for r in records if "total_loss" in r]
-    assert trained == [0, 1, 2, 3, 2, 3]  # the first run, then the resumed one
+    trained = [(r["iteration"], r["lr"]) for r in records if "total_loss" in r]
+    assert [it for it, _ in trained] == [0, 1, 2, 3, 2, 3]  # the first run, then the resumed one
+    assert trained[4:] == trained[2:4]  # the LR schedule continues where it was
 
 
 def test_lazy_train_then_eval_only(tmp_path):

@@ -16,7 +16,8 @@ config's test loader does, or ``--input`` files / folders / globs. Weights come 
 but its post-processing sees few candidates above the score threshold, so give trained weights
 when post-processing time matters. ``--fuse-norm`` (fold batch norm into the convs) and
 ``--channels-last`` apply the same output-preserving speed-ups to every model compared
-(``d2dense.modeling.fuse.prepare_for_inference``). Writes ``benchmark.json`` (and prints a
+(``d2dense.modeling.fuse.prepare_for_inference``); parameters and FLOPs are then those of the
+folded model. Writes ``benchmark.json`` (and prints a
 markdown table).
 """
 

@@ -55,11 +55,12 @@ def fuse_conv_norm(model: nn.Module) -> int:
             if affine is not None:
                 foldable.append((module, affine))
     for module, (scale, shift) in foldable:
+        dtype, requires_grad = module.weight.dtype, module.weight.requires_grad
         weight = module.weight * scale.reshape(-1, 1, 1, 1)
         bias = shift if module.bias is None else module.bias * scale + shift
-        requires_grad = module.weight.requires_grad
-        module.weight = nn.Parameter(weight, requires_grad=requires_grad)
-        module.bias = nn.Parameter(bias.to(weight.dtype), requires_grad=requires_grad)
+        # the norm's buffers may be fp32 under fp16 weights: keep the conv's dtype
+        module.weight = nn.Parameter(weight.to(dtype), requires_grad=requires_grad)
+        module.bias = nn.Parameter(bias.to(dtype), requires_grad=requires_grad)
         module.norm = None
     return len(foldable)
 
@@ -67,9 +68,11 @@ def fuse_conv_norm(model: nn.Module) -> int:
 def prepare_for_inference(
     model: nn.Module, *, fuse_norm: bool = False, channels_last: bool = False
 ) -> nn.Module:
-    """Optional CPU/GPU inference speed-ups that keep the model's outputs: fold batch norm into
-    the convs (``fuse_norm``) and store weights channels-last (``channels_last``: convolutions then
-    run in NHWC, which oneDNN and cuDNN prefer). Puts ``model`` in eval mode; returns it."""
+    """Optional CPU/GPU inference speed-ups that keep the model's outputs up to float rounding:
+    fold batch norm into the convs (``fuse_norm``) and store weights channels-last
+    (``channels_last``: convolutions then run in NHWC, which oneDNN and cuDNN prefer). Puts
+    ``model`` in eval mode; returns it. Folding changes the parameter count (each folded norm's
+    two vectors become one conv bias)."""
     model.eval()
     if fuse_norm:
         fuse_conv_norm(model)
