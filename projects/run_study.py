@@ -107,17 +107,15 @@ def run_row(args, row, out_root):
     with open(started_file, "w") as f:
         json.dump({"label": label, "cmd": cmd}, f, indent=2)
     # --resume goes after the script path: it is train_net.py's flag, not part of the row's identity
-    print(f"[{label}] {' '.join(cmd[:2] + resume + cmd[2:])}", flush=True)
+    run_cmd = cmd[:2] + resume + cmd[2:]
+    print(f"[{label}] {' '.join(run_cmd)}", flush=True)
     if resumed_at == TRAINED:
         print(f"[{label}] training had finished: resuming for the evaluation", flush=True)
     elif resumed_at is not None:
         print(f"[{label}] resuming at iteration {resumed_at}", flush=True)
     start = time.perf_counter()
     subprocess.run(
-        cmd[:2] + resume + cmd[2:],
-        check=True,
-        cwd=REPO_ROOT,
-        stdout=None if args.verbose else subprocess.DEVNULL,
+        run_cmd, check=True, cwd=REPO_ROOT, stdout=None if args.verbose else subprocess.DEVNULL
     )
     with open(os.path.join(out_dir, "study_row.json"), "w") as f:
         json.dump(
@@ -207,10 +205,7 @@ def table(rows, out_root):
         except FileNotFoundError:
             lines.append(f"| {label} | not run |" + " |" * (len(header) - 2))
             continue
-        meta = {}
-        if os.path.isfile(os.path.join(d, "study_row.json")):
-            with open(os.path.join(d, "study_row.json")) as f:
-                meta = json.load(f)
+        meta = read_json(os.path.join(d, "study_row.json"))
         iters = next(
             (o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-"
         )
