@@ -57,6 +57,18 @@ def load_model(config_file, checkpoint, overrides, device):
     return cfg, model
 
 
+def add_dataset_arguments(parser):
+    """--dataset / --max-images / --device, shared by the OneNet analysis tools."""
+    parser.add_argument("--dataset", required=True, help="a registered dataset name")
+    parser.add_argument("--max-images", type=int, default=0, help="0 = the whole dataset")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+
+
+def dataset_records(args):
+    records = DatasetCatalog.get(args.dataset)
+    return records[: args.max_images] if args.max_images else records
+
+
 def ground_truth(record):
     """xyxy boxes and contiguous classes of a dataset dict, crowd / ignore regions left out."""
     anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
@@ -128,15 +140,13 @@ def parse_args(argv=None):
         metavar=("LABEL", "CONFIG", "CHECKPOINT"),
         help="given twice: the two models to compare",
     )
-    parser.add_argument("--dataset", required=True, help="a registered dataset name")
+    add_dataset_arguments(parser)
     parser.add_argument(
         "--output", required=True, help="PNG path (the JSON summary goes next to it)"
     )
     parser.add_argument(
         "--iou", type=float, default=0.5, help="IoU for a sample to match a ground truth"
     )
-    parser.add_argument("--max-images", type=int, default=0, help="0 = the whole dataset")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("opts", nargs="*", help="key=value config overrides for both models")
     args = parser.parse_args(argv)
     if len(args.model) != 2:
@@ -146,9 +156,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    records = DatasetCatalog.get(args.dataset)
-    if args.max_images:
-        records = records[: args.max_images]
+    records = dataset_records(args)
     results, summary = [], {}
     for label, config_file, checkpoint in args.model:
         cfg, model = load_model(config_file, checkpoint, args.opts, args.device)
