@@ -10,7 +10,7 @@ ground truths, where each one's positive sample is (:func:`positive_samples`), a
 such records (:func:`drift`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Dict, List, Sequence
 
 import torch
@@ -34,8 +34,8 @@ class PositiveSamples:
 
     @staticmethod
     def cat(parts: List["PositiveSamples"]) -> "PositiveSamples":
-        fields = PositiveSamples.__dataclass_fields__
-        return PositiveSamples(**{k: torch.cat([getattr(p, k) for p in parts]) for k in fields})
+        names = [f.name for f in fields(PositiveSamples)]
+        return PositiveSamples(**{k: torch.cat([getattr(p, k) for p in parts]) for k in names})
 
     def __len__(self):
         return len(self.index)
@@ -74,7 +74,7 @@ def positive_samples(
         & (pts[:, 1] >= boxes[:, 1])
         & (pts[:, 1] <= boxes[:, 3])
     )
-    scores = probs.cpu().float()[safe, gt_classes.cpu()] if num_gt else torch.zeros(0)
+    scores = probs.cpu().float()[safe, gt_classes.cpu()]
     levels = level_of_sample[safe]
     nan = float("nan")  # the fields of a gt without a positive
     return PositiveSamples(
@@ -88,26 +88,31 @@ def positive_samples(
 
 
 def drift(before: PositiveSamples, after: PositiveSamples) -> Dict[str, float]:
-    """Share of the ground truths matched in both records whose positive changed sample
-    (``changed``), moved by more than one stride of the coarser of the two levels (``moved``),
-    or changed FPN level (``level_changed``); ``mean_shift_strides``: the mean distance moved, in
-    those strides; ``num_gt``: how many ground truths were compared."""
+    """Compare two records of the same ground truths, over those matched in both (``num_gt``).
+
+    A positive's shift is its move in grid steps of the coarser of its two levels (the Chebyshev
+    distance divided by that stride, so that a diagonal neighbour is one step). Returned: the share
+    of ground truths whose positive ``changed`` sample, ``moved`` more than one step, or changed
+    FPN level (``level_changed``); the mean shift over all of them (``mean_shift``) and over those
+    that changed (``mean_shift_changed``), and the largest (``max_shift``)."""
     if len(before) != len(after):
         raise ValueError(f"drift: {len(before)} vs {len(after)} ground truths (not the same set?)")
     both = (before.index >= 0) & (after.index >= 0)
     n = int(both.sum())
+    keys = ("changed", "moved", "level_changed", "mean_shift", "mean_shift_changed", "max_shift")
     if n == 0:
-        return {"num_gt": 0, "changed": float("nan"), "moved": float("nan"),
-                "level_changed": float("nan"), "mean_shift_strides": float("nan")}  # fmt: skip
-    distance = (after.points[both] - before.points[both]).norm(dim=1)
-    stride = torch.maximum(before.strides[both], after.strides[both])
-    shift = distance / stride
+        return {"num_gt": 0, **{k: float("nan") for k in keys}}
+    steps = (after.points[both] - before.points[both]).abs().amax(dim=1)
+    shift = steps / torch.maximum(before.strides[both], after.strides[both])
+    changed = before.index[both] != after.index[both]
     return {
         "num_gt": n,
-        "changed": float((before.index[both] != after.index[both]).float().mean()),
+        "changed": float(changed.float().mean()),
         "moved": float((shift > 1.0).float().mean()),
         "level_changed": float((before.levels[both] != after.levels[both]).float().mean()),
-        "mean_shift_strides": float(shift.mean()),
+        "mean_shift": float(shift.mean()),
+        "mean_shift_changed": float(shift[changed].mean()) if changed.any() else 0.0,
+        "max_shift": float(shift.max()),
     }
 
 
@@ -117,6 +122,8 @@ def summarise_positives(record: PositiveSamples, num_levels: int) -> Dict[str, o
     positives per FPN level."""
     matched = record.index >= 0
     n = int(matched.sum())
+    if n and int(record.levels[matched].max()) >= num_levels:
+        raise ValueError(f"summarise_positives: a positive on level >= num_levels={num_levels}")
     per_level = torch.bincount(record.levels[matched], minlength=num_levels).float()
     return {
         "num_gt": len(record),

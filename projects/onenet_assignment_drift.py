@@ -7,18 +7,21 @@ move in between (:mod:`onenet.assignment_drift`).
         --checkpoints out/model_0000249.pth out/model_0000499.pth out/model_final.pth \\
         --dataset pennfudan_train --output drift.json scale=cpu model.num_classes=1
 
-Each checkpoint runs the model's own training assignment (``OneNet.label_samples``) on the same
-images, resized as at test time and not flipped, so that only the weights differ. Printed (and
-written to ``--output``): per checkpoint, the share of positives inside their gt box, their mean
-probability at the gt's class and their FPN levels; per pair of consecutive checkpoints, the share
-of ground truths whose positive changed sample, moved by more than a stride, or changed level.
-Trailing ``key=value`` overrides apply to the config (as on train_net.py's command line).
+Each checkpoint runs the model's training assignment (``OneNet.label_samples``) on the same
+images, resized as at test time and not flipped, in the same batches of ``--batch-size``, so that
+only the weights differ. Batch norm uses each batch's statistics, as in training
+(``--norm-stats batch``), or the running averages (``running``). Printed (and written to
+``--output``): per checkpoint, the share of positives inside their gt box, their mean probability
+at the gt's class and their FPN levels; per pair of consecutive checkpoints, the share of ground
+truths whose positive changed sample, moved more than one grid step, or changed level. Trailing
+``key=value`` overrides apply to the config (as on train_net.py's command line).
 """
 
 import argparse
 import copy
 import json
 import logging
+import math
 import os
 import sys
 
@@ -26,10 +29,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+for path in (REPO_ROOT, HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 from detectron2.config import instantiate  # noqa: E402
 from detectron2.structures import Boxes  # noqa: E402
@@ -43,21 +45,38 @@ from onenet.assignment_drift import (  # noqa: E402
     positive_samples,
     summarise_positives,
 )
-from onenet_score_gap import add_dataset_arguments, dataset_records, load_model  # noqa: E402
+from analysis_tools import add_dataset_arguments, dataset_records, load_model  # noqa: E402
 
 logger = logging.getLogger("onenet.assignment_drift")
 
+NORM_STATS = ("batch", "running")
+
 
 def annotated_test_mapper(cfg):
-    """The test mapper (test-time resize, no flip) but keeping the annotations, so that the
-    assignment sees the gt boxes in the network's input coordinates."""
+    """The test mapper (test-time resize, no flip) but keeping the annotations, as the train mapper
+    does (crowd regions dropped), so that the assignment sees the gt boxes in the network's input
+    coordinates."""
     mapper_cfg = copy.deepcopy(cfg.dataloader.test.mapper)
     mapper_cfg.is_train = True
     return instantiate(mapper_cfg)
 
 
+def mapped_inputs(cfg, records):
+    mapper = annotated_test_mapper(cfg)
+    inputs = []
+    for record in records:
+        x = mapper(copy.deepcopy(record))
+        if x is None:  # SafeDatasetMapper skips (and logs) an image it cannot read
+            raise ValueError(f"{record.get('file_name')}: cannot be read; drop it from the dataset")
+        inputs.append(x)
+    return inputs
+
+
 @torch.no_grad()
 def record_positives(model: OneNet, inputs) -> PositiveSamples:
+    """The positives of one batch. Its images are padded to a common size, and with the
+    predicted-box cost (no spatial prior) the padding's points are candidates too: the batches
+    must be the same from one checkpoint to the next."""
     images = model.preprocess_image(inputs)
     features = model.backbone(images.tensor)
     features = [features[f] for f in model.head_in_features]
@@ -87,14 +106,29 @@ def record_positives(model: OneNet, inputs) -> PositiveSamples:
     )
 
 
-def analyse(config_file, checkpoints, records, overrides, device, batch_size=4):
-    summaries, drifts, previous = [], [], None
+def use_norm_stats(model: torch.nn.Module, norm_stats: str) -> None:
+    """``batch``: batch norm layers in training mode (each batch's statistics, as the training
+    assignment saw them; momentum 0 so the running averages stay as loaded); ``running``: eval
+    mode throughout."""
+    if norm_stats not in NORM_STATS:
+        raise ValueError(f"norm_stats={norm_stats!r} is not one of {NORM_STATS}")
+    model.eval()
+    if norm_stats == "batch":
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.train()
+                m.momentum = 0.0
+
+
+def analyse(config_file, checkpoints, records, overrides, device, batch_size=4, norm_stats="batch"):
+    summaries, drifts = [], []
+    previous, previous_checkpoint = None, None
     for checkpoint in checkpoints:
         cfg, model = load_model(config_file, checkpoint, overrides, device)
         if not isinstance(model, OneNet) or model.assigner.assignment != "one_to_one":
             raise ValueError(f"{config_file}: needs a OneNet model with a one-to-one assignment")
-        mapper = annotated_test_mapper(cfg)
-        inputs = [mapper(copy.deepcopy(r)) for r in records]
+        use_norm_stats(model, norm_stats)
+        inputs = mapped_inputs(cfg, records)
         current = PositiveSamples.cat(
             [
                 record_positives(model, inputs[i : i + batch_size])
@@ -106,11 +140,28 @@ def analyse(config_file, checkpoints, records, overrides, device, batch_size=4):
         )
         if previous is not None:
             drifts.append(
-                {"from": checkpoints[len(drifts)], "to": checkpoint, **drift(previous, current)}
+                {"from": previous_checkpoint, "to": checkpoint, **drift(previous, current)}
             )
-        previous = current
+        previous, previous_checkpoint = current, checkpoint
         logger.info("%s: %s", checkpoint, summaries[-1])
-    return {"config": config_file, "checkpoints": summaries, "drift": drifts}
+    return {
+        "config": config_file,
+        "norm_stats": norm_stats,
+        "batch_size": batch_size,
+        "checkpoints": summaries,
+        "drift": drifts,
+    }
+
+
+def json_safe(value):
+    """NaN (a gt set without positives) as null, so that the output is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def parse_args(argv=None):
@@ -123,6 +174,8 @@ def parse_args(argv=None):
     )
     add_dataset_arguments(parser)
     parser.add_argument("--output", help="JSON path for the result")
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    parser.add_argument("--norm-stats", choices=NORM_STATS, default="batch")
     parser.add_argument("opts", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
@@ -133,9 +186,17 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     records = dataset_records(args)
-    result = analyse(args.config, args.checkpoints, records, args.opts, args.device)
+    result = analyse(
+        args.config,
+        args.checkpoints,
+        records,
+        args.opts,
+        args.device,
+        batch_size=args.batch_size,
+        norm_stats=args.norm_stats,
+    )
     result["dataset"] = args.dataset
-    text = json.dumps(result, indent=2)
+    text = json.dumps(json_safe(result), indent=2, allow_nan=False)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)

@@ -30,43 +30,22 @@ import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+for path in (REPO_ROOT, HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
-from detectron2.data import DatasetCatalog  # noqa: E402
+from detectron2.config import instantiate  # noqa: E402
 from detectron2.structures import BoxMode  # noqa: E402
 
 import d2dense.data  # noqa: E402,F401  (registers the datasets)
-from d2dense.config import apply_scale  # noqa: E402
 from onenet.score_gap import ScoreGaps, score_gaps  # noqa: E402
+
+from analysis_tools import add_dataset_arguments, dataset_records, load_model  # noqa: E402
 
 logger = logging.getLogger("onenet.score_gap")
 
 COLORS = ("tab:blue", "tab:red")  # Fig. 4: blue = location cost only, red = + classification cost
 MAX_COUNT = 1e4  # Fig. 4 shows "the part below number of 10^4"
-
-
-def load_model(config_file, checkpoint, overrides, device):
-    cfg = LazyConfig.load(config_file)
-    cfg = LazyConfig.apply_overrides(cfg, list(overrides))
-    apply_scale(cfg)
-    model = instantiate(cfg.model).to(device).eval()
-    DetectionCheckpointer(model).load(checkpoint)
-    return cfg, model
-
-
-def add_dataset_arguments(parser):
-    """--dataset / --max-images / --device, shared by the OneNet analysis tools."""
-    parser.add_argument("--dataset", required=True, help="a registered dataset name")
-    parser.add_argument("--max-images", type=int, default=0, help="0 = the whole dataset")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-
-
-def dataset_records(args):
-    records = DatasetCatalog.get(args.dataset)
-    return records[: args.max_images] if args.max_images else records
 
 
 def ground_truth(record):

@@ -23,7 +23,7 @@ import onenet_assignment_drift  # noqa: E402
 POINTS = torch.tensor([[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0], [8.0, 8.0], [24.0, 8.0]])
 STRIDES = (8, 16)
 PER_LEVEL = (4, 2)
-GT = torch.tensor([[0.0, 0.0, 16.0, 8.0], [0.0, 0.0, 2.0, 2.0], [16.0, 0.0, 32.0, 16.0]])
+GT = torch.tensor([[0.0, 0.0, 16.0, 8.0], [0.0, 0.0, 8.0, 8.0], [16.0, 0.0, 32.0, 16.0]])
 PROBS = torch.arange(12, dtype=torch.float32).reshape(6, 2) / 20  # (R, K=2)
 CLASSES = torch.tensor([1, 0, 0])
 
@@ -41,7 +41,9 @@ def test_positive_samples_by_hand():
     assert r.levels.tolist() == [0, -1, 0]
     assert r.strides[[0, 2]].tolist() == [8.0, 8.0] and math.isnan(r.strides[1])
     assert r.points[0].tolist() == [12.0, 4.0] and r.points[2].tolist() == [12.0, 12.0]
-    # (12, 4) lies in gt 0's box; (12, 12) does not lie in gt 2's box (x from 16); gt 1: none
+    assert r.points[1].isnan().all() and math.isnan(r.scores[1])
+    # (12, 4) lies in gt 0's box; (12, 12) does not lie in gt 2's box (x from 16); gt 1 has no
+    # positive (sample 0 at (4, 4), which lies in its box, must not count)
     assert r.inside_gt.tolist() == [True, False, False]
     # the sample's probability at the gt's class: PROBS[1, 1] = 3/20, PROBS[3, 0] = 6/20
     assert r.scores[[0, 2]].tolist() == pytest.approx([0.15, 0.30])
@@ -50,24 +52,41 @@ def test_positive_samples_by_hand():
     assert summary["inside_gt"] == pytest.approx(0.5)
     assert summary["mean_score"] == pytest.approx(0.225)
     assert summary["per_level"] == [1.0, 0.0]
+    with pytest.raises(ValueError, match="num_levels"):
+        summarise_positives(record([0], [5]), num_levels=1)
+
+
+def test_positive_samples_of_an_image_without_objects():
+    r = positive_samples(
+        torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), POINTS, PER_LEVEL,
+        STRIDES, torch.zeros(0, 4), PROBS, torch.zeros(0, dtype=torch.long),
+    )  # fmt: skip
+    assert len(r) == 0 and r.points.shape == (0, 2)
+    assert summarise_positives(r, num_levels=2)["matched"] == 0.0
+    assert drift(r, r)["num_gt"] == 0
 
 
 def test_drift_by_hand():
     before = record([0, 1, 2], [1, 0, 3])
-    # gt 0 stays; gt 1 goes 0 -> 2 (8 px at stride 8: not more than a stride); gt 2 goes from
-    # (12, 12) at stride 8 to (24, 8) at stride 16: 12.65 px, 0.79 of the coarser stride
+    # gt 0 stays; gt 1 goes (4, 4) -> (4, 12): one step at stride 8, not more; gt 2 goes from
+    # (12, 12) at stride 8 to (24, 8) at stride 16: 12 px in x, 0.75 of a step of the coarser level
     after = record([0, 1, 2], [1, 2, 5])
     d = drift(before, after)
     assert d["num_gt"] == 3
     assert d["changed"] == pytest.approx(2 / 3)
     assert d["moved"] == 0.0
     assert d["level_changed"] == pytest.approx(1 / 3)
-    assert d["mean_shift_strides"] == pytest.approx((0 + 1.0 + math.hypot(12, 4) / 16) / 3)
+    assert d["mean_shift"] == pytest.approx((0 + 1.0 + 0.75) / 3)
+    assert d["mean_shift_changed"] == pytest.approx((1.0 + 0.75) / 2)
+    assert d["max_shift"] == pytest.approx(1.0)
+    # a diagonal neighbour is one grid step, not more: (4, 4) -> (12, 12)
+    assert drift(record([0], [0]), record([0], [3]))["moved"] == 0.0
     # a gt unmatched on one side is left out; a far move counts as moved
     far = drift(record([0, 2], [1, 0]), record([0, 1, 2], [1, 0, 5]))
     assert far["num_gt"] == 2
-    assert far["moved"] == pytest.approx(0.5)  # gt 2: (4, 4) -> (24, 8), 20.4 px > 16
+    assert far["moved"] == pytest.approx(0.5)  # gt 2: (4, 4) -> (24, 8), 20 px > 16
     assert far["changed"] == pytest.approx(0.5)
+    assert far["max_shift"] == pytest.approx(1.25)
 
 
 def test_positive_samples_refuses_one_to_many_and_mismatched_sets():
@@ -115,7 +134,7 @@ def test_tool_predefined_location_cost_pins_the_positive_at_the_nearest_point(tm
     checkpoints = [save_untrained(config, str(tmp_path / f"m{s}.pth"), s) for s in (0, 1)]
     result = run_tool(config, checkpoints)
     (d,) = result["drift"]
-    assert d["num_gt"] > 0 and d["changed"] == 0.0 and d["mean_shift_strides"] == 0.0
+    assert d["num_gt"] > 0 and d["changed"] == 0.0 and d["max_shift"] == 0.0
 
     # brute force on the same inputs
     cfg, model = onenet_assignment_drift.load_model(
@@ -143,6 +162,7 @@ def test_tool_predefined_location_cost_pins_the_positive_at_the_nearest_point(tm
             cost[level_of_point != levels[g]] = float("inf")
             expected.append(int(cost.argmin()))
     assert got.index.tolist() == expected
+    assert got.levels.tolist() == level_of_point[expected].tolist()
     assert result["checkpoints"][0]["matched"] == 1.0
     assert sum(result["checkpoints"][0]["per_level"]) == pytest.approx(1.0)
 
@@ -155,6 +175,17 @@ def test_tool_predicted_location_cost_follows_the_network(tmp_path):
     same, changed = run_tool(config, [a, a, b])["drift"]
     assert same["changed"] == 0.0
     assert changed["num_gt"] == same["num_gt"] > 0 and changed["changed"] > 0.0
+
+
+def test_norm_stats_modes():
+    model = build_model("OneNet/fcos_o2o_cls_R_50_FPN_3x.py", overrides=("model.num_classes=1",))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms  # the CPU variant's R18 trains its batch norm
+    onenet_assignment_drift.use_norm_stats(model, "batch")
+    assert all(m.training and m.momentum == 0.0 for m in norms)
+    assert not model.head.training
+    onenet_assignment_drift.use_norm_stats(model, "running")
+    assert not any(m.training for m in model.modules())
 
 
 def test_tool_refuses_a_one_to_many_model(tmp_path):
