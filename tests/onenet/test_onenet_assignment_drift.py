@@ -193,3 +193,26 @@ def test_tool_refuses_a_one_to_many_model(tmp_path):
     checkpoint = save_untrained(config, str(tmp_path / "m.pth"), 0)
     with pytest.raises(ValueError, match="one-to-one"):
         run_tool(config, [checkpoint, checkpoint])
+
+
+def test_mapped_inputs_keep_the_boxes_and_drop_crowd_regions_as_training_does():
+    from d2dense.engine import load_config
+
+    cfg = load_config(
+        os.path.join(CONFIG_DIR, "OneNet/fcos_o2o_cls_R_50_FPN_3x.py"),
+        ["scale=cpu", "model.num_classes=1"],
+        "cpu",
+    ).cfg
+    record = copy.deepcopy(DatasetCatalog.get("coco_sample_person_tiny")[0])
+    num_boxes = len(record["annotations"])
+    crowd = dict(record["annotations"][0], iscrowd=1)
+    record["annotations"].append(crowd)
+    (x,) = onenet_assignment_drift.mapped_inputs(cfg, [record])
+    assert len(x["instances"]) == num_boxes
+    # resized to the test short side (320 at CPU scale), boxes scaled with the image
+    h, w = x["image"].shape[1:]
+    assert min(h, w) == 320
+    assert x["instances"].gt_boxes.tensor[:, 2].max() <= w
+    unreadable = dict(record, file_name="/nonexistent/image.jpg")
+    with pytest.raises(ValueError, match="nonexistent"):
+        onenet_assignment_drift.mapped_inputs(cfg, [unreadable])
