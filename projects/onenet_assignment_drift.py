@@ -122,13 +122,14 @@ def use_norm_stats(model: torch.nn.Module, norm_stats: str) -> None:
 
 def analyse(config_file, checkpoints, records, overrides, device, batch_size=4, norm_stats="batch"):
     summaries, drifts = [], []
-    previous, previous_checkpoint = None, None
+    previous, previous_checkpoint, inputs = None, None, None
     for checkpoint in checkpoints:
         cfg, model = load_model(config_file, checkpoint, overrides, device)
         if not isinstance(model, OneNet) or model.assigner.assignment != "one_to_one":
             raise ValueError(f"{config_file}: needs a OneNet model with a one-to-one assignment")
         use_norm_stats(model, norm_stats)
-        inputs = mapped_inputs(cfg, records)
+        if inputs is None:  # the images do not depend on the weights: read and resize them once
+            inputs = mapped_inputs(cfg, records)
         current = PositiveSamples.cat(
             [
                 record_positives(model, inputs[i : i + batch_size])
