@@ -32,6 +32,7 @@ from detectron2.engine import (
 )
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.layers import FrozenBatchNorm2d
 from detectron2.utils import comm
 
 from d2dense.benchmark import InferenceTimer, summarize_times, write_json
@@ -44,6 +45,26 @@ def _save_results(output_dir, results):
     if comm.is_main_process() and output_dir:
         os.makedirs(output_dir, exist_ok=True)
         write_json(os.path.join(output_dir, "eval_results.json"), results)
+
+
+def check_start_weights(model, weights: str, key: str, *, eval_only: bool, resuming: bool):
+    """Refuse a run whose result would be meaningless for want of weights, naming the config key:
+    evaluating without a checkpoint, or training from random weights a backbone whose batch norm
+    is frozen (the paper-scale recipes, which expect ImageNet weights; detectron2 would silently
+    start from scratch)."""
+    if weights or resuming:
+        return
+    if eval_only:
+        raise ValueError(
+            f"--eval-only needs weights: set {key} to a checkpoint (a model_final.pth)"
+        )
+    frozen = next((n for n, m in model.named_modules() if isinstance(m, FrozenBatchNorm2d)), None)
+    if frozen is not None:
+        raise ValueError(
+            f"{key} is empty, but the model's batch norm is frozen ({frozen}, ...): frozen norm "
+            f"expects pretrained weights. Set {key} to ImageNet weights (see the config's "
+            "comments), or train from scratch with trainable norm (e.g. scale=cpu)."
+        )
 
 
 # ---------------------------------------------------------------------------------------- lazy
@@ -80,6 +101,14 @@ def do_train(args, cfg):
     model = instantiate(cfg.model)
     logger.info("Model:\n%s", model)
     model.to(cfg.train.device)
+    resuming = args.resume and DetectionCheckpointer(model, cfg.train.output_dir).has_checkpoint()
+    check_start_weights(
+        model,
+        cfg.train.init_checkpoint,
+        "train.init_checkpoint",
+        eval_only=False,
+        resuming=resuming,
+    )
 
     cfg.optimizer.params.model = model
     optim = instantiate(cfg.optimizer)
@@ -115,6 +144,13 @@ def do_train(args, cfg):
 def main_lazy(args, cfg):
     if args.eval_only:
         model = instantiate(cfg.model)
+        check_start_weights(
+            model,
+            cfg.train.init_checkpoint,
+            "train.init_checkpoint",
+            eval_only=True,
+            resuming=False,
+        )
         model.to(cfg.train.device)
         model = create_ddp_model(model)
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
@@ -155,6 +191,10 @@ class YacsTrainer(DefaultTrainer):
 def main_yacs(args, cfg):
     if args.eval_only:
         model = YacsTrainer.build_model(cfg)
+        resuming = args.resume and DetectionCheckpointer(model, cfg.OUTPUT_DIR).has_checkpoint()
+        check_start_weights(
+            model, cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS", eval_only=True, resuming=resuming
+        )
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
@@ -162,6 +202,10 @@ def main_yacs(args, cfg):
         _save_results(cfg.OUTPUT_DIR, results)
         return results
     trainer = YacsTrainer(cfg)
+    resuming = args.resume and trainer.checkpointer.has_checkpoint()
+    check_start_weights(
+        trainer.model, cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS", eval_only=False, resuming=resuming
+    )
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 

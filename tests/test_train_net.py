@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from helpers import REPO_ROOT
 
@@ -188,3 +189,41 @@ def test_bad_config_key_names_the_key(tmp_path):
         timeout=300,
     )
     assert proc.returncode != 0 and "scale" in proc.stderr
+
+
+def test_frozen_norm_without_weights_is_refused(tmp_path):
+    """A paper-scale config (FrozenBN backbone) with no ImageNet checkpoint would silently train
+    from random weights; train_net.py stops before building the data, naming the key."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO_ROOT, "train_net.py"),
+            "--config-file",
+            os.path.join(REPO_ROOT, "configs/YOLOF/yolof_X_101_64x4d_C5_1x.py"),
+            f"train.output_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
+    )
+    assert proc.returncode != 0
+    assert "train.init_checkpoint is empty" in proc.stderr and "frozen" in proc.stderr
+
+
+def test_start_weights_check():
+    import torch
+    from detectron2.layers import FrozenBatchNorm2d
+
+    from train_net import check_start_weights
+
+    frozen = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), FrozenBatchNorm2d(4))
+    trainable = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    kw = dict(eval_only=False, resuming=False)
+    with pytest.raises(ValueError, match="MODEL.WEIGHTS is empty.*frozen"):
+        check_start_weights(frozen, "", "MODEL.WEIGHTS", **kw)
+    check_start_weights(trainable, "", "MODEL.WEIGHTS", **kw)  # from scratch, trainable BN
+    check_start_weights(frozen, "w.pth", "MODEL.WEIGHTS", **kw)
+    check_start_weights(frozen, "", "MODEL.WEIGHTS", eval_only=False, resuming=True)
+    with pytest.raises(ValueError, match="--eval-only needs weights: set train.init_checkpoint"):
+        check_start_weights(trainable, "", "train.init_checkpoint", eval_only=True, resuming=False)

@@ -18,15 +18,19 @@ class ShiftTransform(Transform):
         super().__init__()
         self._set_attributes(locals())
 
+    @staticmethod
+    def _overlap(shift: int, size: int):
+        """Source and destination slices of the content that stays on a canvas of ``size`` pixels;
+        both empty when ``|shift| >= size`` (a side shorter than the shift leaves only fill)."""
+        kept = max(0, size - abs(shift))
+        src = max(0, -shift)
+        dst = max(0, shift)
+        return slice(src, src + kept), slice(dst, dst + kept)
+
     def _shift(self, img: np.ndarray, fill) -> np.ndarray:
         out = np.full_like(img, fill)
-        h, w = self.height, self.width
-        src_x, dst_x = slice(max(0, -self.dx), min(w, w - self.dx)), slice(
-            max(0, self.dx), min(w, w + self.dx)
-        )
-        src_y, dst_y = slice(max(0, -self.dy), min(h, h - self.dy)), slice(
-            max(0, self.dy), min(h, h + self.dy)
-        )
+        src_x, dst_x = self._overlap(self.dx, self.width)
+        src_y, dst_y = self._overlap(self.dy, self.height)
         out[dst_y, dst_x] = img[src_y, src_x]
         return out
 

@@ -3,8 +3,9 @@
 #
 # Weights: detectron2's model zoo has no ImageNet X-101-64x4d; convert torchvision's
 # `resnext101_64x4d` (IMAGENET1K_V1) with detectron2's tools/convert-torchvision-to-d2.py and pass
-# it as train.init_checkpoint=... . torchvision models take RGB input normalised by the ImageNet
-# std and put the stride in the 3x3 conv, hence the three keys below.
+# it as train.init_checkpoint=... (train_net.py refuses to train this frozen-BN backbone without
+# it). torchvision models take RGB input normalised by the ImageNet std and put the stride in the
+# 3x3 conv, hence the three keys below.
 from .yolof_R_50_C5_1x import (
     dataloader,
     lr_multiplier,

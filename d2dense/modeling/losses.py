@@ -1,8 +1,25 @@
-"""Losses shared by the detectors whose score is a product of sigmoids (DeFCN, PSS)."""
+"""Losses shared by the detectors whose score is a product of sigmoids (DeFCN, PSS), and the
+loss normaliser averaged over the workers of a distributed run (YOLOF)."""
 
 import torch
+import torch.distributed as dist
 
-__all__ = ["focal_loss_from_log_probs"]
+from detectron2.utils import comm
+
+__all__ = ["focal_loss_from_log_probs", "mean_over_workers"]
+
+
+def mean_over_workers(value: float, device: torch.device) -> float:
+    """``value`` averaged over the processes of a distributed run; ``value`` itself in a single
+    process. A loss normaliser averaged this way makes every GPU divide by the same count, the
+    total over the global batch divided by the world size (YOLOF's reference, yolof.md §2), rather
+    than by its own share. ``device`` is where the reduction runs (CUDA for NCCL)."""
+    world_size = comm.get_world_size()
+    if world_size == 1:
+        return float(value)
+    total = torch.tensor(float(value), dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return total.item() / world_size
 
 
 def focal_loss_from_log_probs(

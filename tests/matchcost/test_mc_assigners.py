@@ -290,7 +290,7 @@ def test_uniform_hand():
     assert a.labels.tolist() == [0, -1, -2]
     assert a.num_unmatched_gt == 1 and a.num_foreground == 1
     assert a.class_targets(torch.tensor([5, 7]), 80).tolist() == [5, 80, -1]
-    # negative ignore without a match: pred 1 overlapping gt2 > 0.7 but not among its top-k
+    # gt1 = [31, 0, 62, 32]: pred 1 and anchor 1 are its nearest; nothing is left for the 0.7 rule
     gt3 = torch.tensor([[0.0, 0, 30, 30], [31, 0, 62, 32]])
     b = mc.uniform_assign(preds, anchors, gt3, k=1)
     # gt1 cxcywh (46.5,16,31,32): pred1 (46,16,32,32) d=1.5 -> pred 1; anchor 1 (48,16,32,32) d=2.5 -> anchor 1
@@ -305,6 +305,32 @@ def test_uniform_hand():
         assert c.labels[p].item() == exp
     e = mc.uniform_assign(preds, anchors, torch.zeros(0, 4))
     assert e.labels.tolist() == [-1, -1, -1] and e.pred_inds.numel() == 0
+
+
+def test_uniform_rules_read_predicted_boxes_and_anchors_as_the_reference():
+    """Predicted boxes that differ from their anchors separate the three rules of yolof.md §2:
+    the ranking of predicted boxes (not anchors), the positive-ignore on *anchor* IoU and the
+    negative-ignore on *predicted-box* IoU. Each rule, read from the wrong boxes or left out,
+    changes one of the asserted values below.
+
+    gt [2, 0, 34, 32] (cxcywh 18, 16, 32, 32). Predicted boxes: P0 far (L1 cost 94), P1 cost 30,
+    P2 = the gt (cost 0), P3 = [3, 0, 35, 32] (cost 1). Anchors A0..A3 tile x = 0..128: A0 cost 2.
+    """
+    anchors = torch.tensor([[0.0, 0, 32, 32], [32, 0, 64, 32], [64, 0, 96, 32], [96, 0, 128, 32]])
+    preds = torch.tensor([[96.0, 0, 128, 32], [32, 0, 64, 32], [2, 0, 34, 32], [3, 0, 35, 32]])
+    gt = torch.tensor([[2.0, 0, 34, 32]])
+    a = mc.uniform_assign(preds, anchors, gt, k=1)
+    # the predicted-box ranking picks P2 and the anchor ranking A0 (pred pairs first)
+    assert a.pred_inds.tolist() == [2, 0] and a.gt_inds.tolist() == [0, 0]
+    # positive-ignore on the anchor: A2 does not overlap the gt (IoU 0) although P2 equals it;
+    # A0 has IoU 960 / 1088 = 0.88
+    assert a.pair_valid.tolist() == [False, True]
+    torch.testing.assert_close(a.scores, torch.tensor([0.0, 960 / 1088]))
+    # labels: A0 positive; 1 background (P1 IoU 64 / 1984); 2 ignored (its only pair is
+    # positive-ignored); 3 unmatched but P3 has IoU 992 / 1056 = 0.94 > 0.7 -> negative-ignored,
+    # while anchor A3 has IoU 0 (so the rule must read the predicted box)
+    assert a.labels.tolist() == [0, mc.BACKGROUND, mc.IGNORE, mc.IGNORE]
+    assert a.num_foreground == 1 and a.num_unmatched_gt == 0
 
 
 def test_uniform_k_larger_than_anchors():

@@ -189,6 +189,46 @@ def test_model_uniform_matching_hand_case():
     assert losses["loss_yolof_box_reg"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_model_matches_the_boxes_decoded_from_its_current_deltas():
+    """With non-zero deltas the model ranks the decoded, centre-clamped predicted boxes (not the
+    anchors): its assignment equals ``matchcost.uniform_assign`` on those boxes."""
+    import matchcost
+
+    model = _cpu_model()
+    (anchors,) = model.anchor_generator([torch.zeros(1, 1, 4, 6)])
+    gen = torch.Generator().manual_seed(0)
+    deltas = torch.randn(1, len(anchors), 4, generator=gen) * 0.5
+    gt = make_instances(
+        128, 192, [[10, 20, 90, 100], [100, 8, 180, 60], [40, 70, 60, 120]], [1, 0, 1]
+    )
+    with EventStorage():
+        (a,) = model.label_anchors(anchors, deltas, [gt])
+    pred = model.box2box_transform.apply_deltas(deltas[0], anchors.tensor)
+    expected = matchcost.uniform_assign(pred, anchors.tensor, gt.gt_boxes.tensor, k=4)
+    on_anchors = matchcost.uniform_assign(anchors.tensor, anchors.tensor, gt.gt_boxes.tensor, k=4)
+    assert not torch.equal(expected.pred_inds, on_anchors.pred_inds)  # the deltas matter here
+    for name in ("pred_inds", "gt_inds", "labels", "pair_valid"):
+        assert torch.equal(getattr(a, name), getattr(expected, name)), name
+
+
+def test_loss_normaliser_is_the_foreground_count_averaged_over_workers(monkeypatch):
+    """Both losses divide by ``mean_over_workers(num_fg)``: a distributed run where the other GPUs
+    hold twice as many foreground anchors on average halves them."""
+    import yolof.modeling.yolof as yolof_module
+
+    model = _cpu_model()
+    (anchors,) = model.anchor_generator([torch.zeros(1, 1, 2, 5)])
+    gt = make_instances(64, 160, [[0, 0, 60, 60]], [1])
+    logits, deltas = torch.zeros(1, 50, 2), torch.zeros(1, 50, 4)
+    with EventStorage():
+        (a,) = model.label_anchors(anchors, deltas, [gt])
+        single = model.losses(anchors, logits, deltas, [gt], [a])
+        monkeypatch.setattr(yolof_module, "mean_over_workers", lambda value, device: 2.0 * value)
+        doubled = model.losses(anchors, logits, deltas, [gt], [a])
+    for key in single:
+        assert doubled[key].item() == pytest.approx(single[key].item() / 2, rel=1e-6), key
+
+
 def test_gt_class_out_of_range_is_a_clear_error():
     model = _cpu_model(num_classes=2)
     (anchors,) = model.anchor_generator([torch.zeros(1, 1, 2, 2)])
@@ -212,6 +252,29 @@ def test_shift_transform_moves_and_clips_boxes_with_the_image():
     np.testing.assert_allclose(
         t.inverse().apply_coords(t.apply_coords(np.array([[3.0, 4.0]]))), [[3.0, 4.0]]
     )
+
+
+@pytest.mark.parametrize("dx", [-32, -25, -20, 25, 32])
+def test_shift_transform_larger_than_the_image_side_leaves_only_fill(dx):
+    """A side shorter than the shift (a 900 x 20 image, |dx| >= 20) moves all content out."""
+    img = np.full((900, 20, 3), 255, dtype=np.uint8)
+    t = ShiftTransform(dx=dx, dy=3, height=900, width=20)
+    out = t.apply_image(img)
+    assert out.shape == img.shape and (out == 0).all()
+    box = t.apply_box(np.array([[0.0, 0.0, 20.0, 900.0]]))
+    assert box[0, 2] - box[0, 0] == 0  # empty: detectron2 drops it
+
+
+def test_shift_transform_keeps_the_overlap_when_the_shift_is_shorter_than_the_side():
+    img = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7)
+    for dx, dy in [(3, -2), (-6, 4), (0, 0), (6, 0)]:
+        out = ShiftTransform(dx=dx, dy=dy, height=5, width=7, fill=99).apply_image(img)
+        expected = np.full_like(img, 99)
+        for y in range(5):
+            for x in range(7):
+                if 0 <= y + dy < 5 and 0 <= x + dx < 7:
+                    expected[y + dy, x + dx] = img[y, x]
+        np.testing.assert_array_equal(out, expected)
 
 
 def test_random_shift_range_and_probability():

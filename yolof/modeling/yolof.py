@@ -20,7 +20,7 @@ from detectron2.modeling.meta_arch.dense_detector import DenseDetector
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import get_event_storage
 
-from d2dense.modeling import detect_batch
+from d2dense.modeling import detect_batch, mean_over_workers
 
 from .assignment import YOLOFAssigner
 from .box_regression import CenterClampedBox2BoxTransform
@@ -68,10 +68,11 @@ class YOLOF(DenseDetector):
                 cell corners, as the public implementation).
             box2box_transform: delta coding with the +-32 px centre clamp.
             assigner: the label assignment (Uniform Matching or a Table 5e alternative).
-            loss_normalizer_momentum: both losses are divided by the number of foreground anchors,
-                smoothed by ``DenseDetector._ema_update`` with this momentum. 0 (default) is the
-                public implementation's plain ``max(1, num_fg)`` of the current batch; 0.9 is
-                detectron2 RetinaNet's smoothing.
+            loss_normalizer_momentum: both losses are divided by the number of foreground anchors
+                (averaged over the GPUs of a distributed run), smoothed by
+                ``DenseDetector._ema_update`` with this momentum. 0 (default) is the public
+                implementation's plain ``max(1, num_fg)`` of the current batch; 0.9 is detectron2
+                RetinaNet's smoothing.
             test_nms_thresh: None (raw candidates) or a class-aware NMS threshold (0.6).
             Other arguments as in detectron2's :class:`RetinaNet`.
         """
@@ -193,9 +194,12 @@ class YOLOF(DenseDetector):
             ]
         )  # (N, R): class, num_classes = background, -1 = ignore
         valid = gt_classes >= 0
-        num_fg = int((valid & (gt_classes != self.num_classes)).sum())
+        # unique foreground anchors, averaged over the GPUs as the reference (yolof.md §2)
+        num_fg = mean_over_workers(
+            int((valid & (gt_classes != self.num_classes)).sum()), logits.device
+        )
         normalizer = self._ema_update(
-            "loss_normalizer", max(num_fg, 1), 100, momentum=self.loss_normalizer_momentum
+            "loss_normalizer", max(num_fg, 1.0), 100, momentum=self.loss_normalizer_momentum
         )
         targets = F.one_hot(gt_classes[valid], self.num_classes + 1)[:, :-1].to(logits.dtype)
         loss_cls = sigmoid_focal_loss_jit(
