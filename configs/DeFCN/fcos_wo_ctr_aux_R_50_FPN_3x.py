@@ -5,4 +5,3 @@ from .poto_3dmf_aux_R_50_FPN_3x import dataloader, lr_multiplier, model, optimiz
 model.head.use_3dmf = False
 model.assigner.method = "fcos"
 model.reg_loss_weight = 1.0
-model.max_detections_per_image = 1000  # raw candidates so the evaluator's NMS column is the usual pipeline

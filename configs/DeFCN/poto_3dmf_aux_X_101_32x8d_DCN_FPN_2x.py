@@ -17,9 +17,9 @@ model.backbone.bottom_up.stages = L(make_resnet_stages)(
     norm="FrozenBN",
     stride_in_1x1=False,  # FAIR (torchvision-style) ImageNet weights
 )
-# FAIR's X-101-32x8d ImageNet model takes RGB input normalised by the ImageNet std.
-model.pixel_mean = [123.675, 116.280, 103.530]
-model.pixel_std = [58.395, 57.120, 57.375]
-dataloader.train.mapper.image_format = "RGB"
+# FAIR's X-101-32x8d ImageNet model (a Caffe2 model) takes BGR input, as every detectron2 config
+# for it: detectron2's BGR mean, and the ImageNet std in BGR order
+# (COCO-Detection/faster_rcnn_X_101_32x8d_FPN_3x.yaml).
+model.pixel_std = [57.375, 57.120, 58.395]
 train.init_checkpoint = "detectron2://ImageNetPretrained/FAIR/X-101-32x8d.pkl"
 train.max_iter = 180000

@@ -1,4 +1,5 @@
 """LR schedules: detectron2's 1x/2x/3x/6x/9x for 16-image batches (linear warm-up 1000 iters)."""
+
 from detectron2 import model_zoo
 
 _schedules = model_zoo.get_config("common/coco_schedule.py")

@@ -2,6 +2,7 @@
 ``train.cpu_scale_hook`` (dotted path of a function that completes the small CPU variant for
 models that are not ResNet-FPN; see d2dense.config.apply_scale). The scale itself is chosen on the
 command line (``scale=cpu``); it is not a key of the config files."""
+
 from detectron2 import model_zoo
 
 train = model_zoo.get_config("common/train.py").train

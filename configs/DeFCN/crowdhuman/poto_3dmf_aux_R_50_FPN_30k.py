@@ -1,5 +1,6 @@
 # Table 8: DeFCN on CrowdHuman, R50-FPN, 30k iterations (steps 20k, 25k), 800/1400, inside-box prior,
-# 500 detections per image, full-body boxes, ignore regions never positives.
+# 500 detections per image (the evaluator's cap on the model's 1000 raw candidates), full-body
+# boxes, ignore regions never positives.
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 
 from detectron2.config import LazyCall as L
@@ -11,7 +12,6 @@ from ...common.train import optimizer, train
 
 model.num_classes = 1
 model.assigner.spatial_prior = "inside"
-model.max_detections_per_image = 500
 model.backbone.bottom_up.freeze_at = 2
 train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
 train.max_iter = 30000

@@ -4,5 +4,4 @@ from .fcos_o2o_cls_R_50_FPN_47k import dataloader, lr_multiplier, optimizer, tra
 from ...common.models.onenet_retinanet import model
 
 model.num_classes = 1
-model.max_detections_per_image = 500
 model.backbone.bottom_up.freeze_at = 2

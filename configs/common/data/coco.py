@@ -1,4 +1,5 @@
 """COCO dataloader (detectron2's) with d2dense's validating mapper and NMS-aware evaluation."""
+
 from detectron2 import model_zoo
 from detectron2.config import LazyCall as L
 

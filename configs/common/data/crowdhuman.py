@@ -1,5 +1,6 @@
 """CrowdHuman (full-body boxes, ignore regions) at 800/1400, 500 detections per image; evaluated
 with COCO-style AP/AR and the crowd metrics AP50 / mMR / recall (both w/ and w/o NMS)."""
+
 from .coco import dataloader
 
 dataloader.train.dataset.names = "crowdhuman_train"

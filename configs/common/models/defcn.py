@@ -1,5 +1,6 @@
 """DeFCN R50-FPN: POTO (alpha 0.8, center sampling radius 1.5) + 3DMF (phi 3, tau 2, GN) + aux loss.
 Derived from the FCOS model config: same backbone, towers and point layout, no centerness."""
+
 from detectron2.config import LazyCall as L
 
 from defcn import DeFCN, DeFCNAssigner, DeFCNHead
@@ -28,4 +29,8 @@ model.reg_loss_weight = 2.0
 model.test_score_thresh = 0.05
 model.test_topk_candidates = 1000
 model.test_nms_thresh = None  # end-to-end: no NMS
-model.max_detections_per_image = 100
+# Raw candidates: the evaluator's "w/o NMS" column keeps the top 100 (the paper's inference;
+# 500 on CrowdHuman) and its "w/ NMS" column runs NMS over all of them before that cap. A model
+# capped at 100 would make the NMS column cap first. Standalone use (demo, export):
+# model.max_detections_per_image=100.
+model.max_detections_per_image = 1000

@@ -1,4 +1,5 @@
 """FCOS R50-FPN (detectron2's, registered as ``FCOS``); raw candidates out, NMS in the evaluator."""
+
 from d2dense.modeling import FCOS, FCOSHead
 
 from .retinanet import model
