@@ -75,7 +75,7 @@ from .solvers import (
     top1_per_gt,
     topk_per_gt,
 )
-from .structures import BACKGROUND, IGNORE, Assignment, Candidates, as_candidates
+from .structures import BACKGROUND, IGNORE, Assignment, Candidates, as_candidates, labels_from_pairs
 
 import types as _types
 

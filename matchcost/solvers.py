@@ -461,8 +461,9 @@ def top1_per_gt(
     score: Tensor, candidates: CandidatesLike = None, *, maximize: bool = False
 ) -> Assignment:
     """Each gt takes its best prediction independently (OneNet "minimum cost": ``argmin`` over
-    predictions, two gts may take the same prediction). ``labels`` keeps the last gt (highest index) for
-    a shared prediction - use ``gt_inds``/``pred_inds`` for the loss, as OneNet does."""
+    predictions, two gts may take the same prediction). ``labels`` keeps the highest gt index for a
+    shared prediction (deterministically, see :func:`labels_from_pairs`) - use ``gt_inds`` /
+    ``pred_inds`` for the loss, as OneNet does."""
     g, p, sc = topk_per_gt(score, 1, candidates, largest=maximize)
     if candidates is None:
         G, N = int(score.shape[0]), int(score.shape[1])

@@ -173,8 +173,11 @@ class Assignment:
 
 
 def labels_from_pairs(gt_inds: Tensor, pred_inds: Tensor, num_pred: int) -> Tensor:
-    """Per-prediction label vector for pairs in which every prediction appears at most once."""
+    """Per-prediction label vector of the pairs ``(gt_inds, pred_inds)``. A prediction in several
+    pairs (per-gt argmin, OneNet's "minimum cost") takes the highest gt index: a scatter-max, so
+    the result is the same on every device (an indexed write with repeated indices is not ordered
+    on CUDA)."""
     labels = torch.full((num_pred,), BACKGROUND, dtype=torch.long, device=gt_inds.device)
     if gt_inds.numel():
-        labels[pred_inds] = gt_inds
+        labels.scatter_reduce_(0, pred_inds, gt_inds, reduce="amax", include_self=True)
     return labels

@@ -21,7 +21,12 @@ from detectron2.modeling.meta_arch.dense_detector import DenseDetector, permute_
 from detectron2.structures import Boxes
 from detectron2.utils.events import get_event_storage
 
-from d2dense.modeling import detect_batch, focal_loss_from_log_probs, keep_local_maxima_3d
+from d2dense.modeling import (
+    detect_batch,
+    focal_loss_from_log_probs,
+    keep_local_maxima_3d,
+    mean_over_workers,
+)
 
 from .assignment import DeFCNAssigner
 from .head import DeFCNHead
@@ -236,8 +241,9 @@ class DeFCN(DenseDetector):
         gt_classes = torch.stack(gt_classes)  # (N, R)
         valid = gt_classes >= 0
         pos_mask = valid & (gt_classes != self.num_classes)
-        num_pos = int(pos_mask.sum())
-        normalizer = self._ema_update("loss_normalizer", max(num_pos, 1), 100)
+        # positives averaged over the GPUs (the reference's all-reduce), then detectron2's EMA
+        num_pos = mean_over_workers(int(pos_mask.sum()), pos_mask.device)
+        normalizer = self._ema_update("loss_normalizer", max(num_pos, 1.0), 100)
 
         targets = F.one_hot(gt_classes.clamp(min=0), self.num_classes + 1)[..., :-1].to(
             logits.dtype
@@ -274,7 +280,8 @@ class DeFCN(DenseDetector):
             aux_classes = torch.stack(aux_classes)
             aux_valid = aux_classes >= 0
             aux_pos = int((aux_valid & (aux_classes != self.num_classes)).sum())
-            aux_norm = self._ema_update("aux_loss_normalizer", max(aux_pos, 1), 100)
+            aux_pos = mean_over_workers(aux_pos, aux_classes.device)
+            aux_norm = self._ema_update("aux_loss_normalizer", max(aux_pos, 1.0), 100)
             aux_targets = F.one_hot(aux_classes.clamp(min=0), self.num_classes + 1)[..., :-1]
             # Sec. 3.2.3: the auxiliary loss acts on the coarse (pre-3DMF) classification logits.
             loss_aux = sigmoid_focal_loss_jit(

@@ -37,7 +37,7 @@ from detectron2.utils.events import get_event_storage
 from detectron2.utils.logger import log_every_n_seconds
 
 import matchcost
-from d2dense.modeling import FCOSHead, LinearBoxCoder, detect_batch
+from d2dense.modeling import FCOSHead, LinearBoxCoder, detect_batch, mean_over_workers
 
 from .assignment import OneNetAssigner
 from .centernet import OneNetCenterNetHead
@@ -257,7 +257,10 @@ class OneNet(DenseDetector):
             h, w = image_sizes[i]
             scales.append(deltas.new_tensor([w, h, w, h]).expand(len(a.pred_inds), 4))
         pred_boxes, gt_boxes, scales = cat(pred_boxes), cat(gt_boxes), cat(scales)
-        normalizer = self._ema_update("loss_normalizer", max(len(pred_boxes), 1), 100)
+        # positive pairs (one per gt) averaged over the GPUs as OneNet's all-reduced gt count,
+        # then detectron2's EMA
+        num_pos = mean_over_workers(len(pred_boxes), pred_boxes.device)
+        normalizer = self._ema_update("loss_normalizer", max(num_pos, 1.0), 100)
         if isinstance(self.box2box_transform, LinearBoxCoder):
             self._check_clamped_sides(
                 cat([deltas[i, a.pred_inds] for i, a in enumerate(assignments)]).detach()

@@ -23,7 +23,7 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import get_event_storage
 
 import matchcost
-from d2dense.modeling import FCOS, focal_loss_from_log_probs
+from d2dense.modeling import FCOS, focal_loss_from_log_probs, mean_over_workers
 from matchcost import Assignment, Candidates
 
 from .head import PSSHead
@@ -314,8 +314,9 @@ class PSSDetector(FCOS):
             ]
         )
         pos_mask = (gt_labels >= 0) & (gt_labels != self.num_classes)
-        num_pos = int(pos_mask.sum())
-        normalizer = self._ema_update("loss_normalizer", max(num_pos, 1), 100)
+        # positives averaged over the GPUs (mmdetection's reduce_mean), then detectron2's EMA
+        num_pos = mean_over_workers(int(pos_mask.sum()), pos_mask.device)
+        normalizer = self._ema_update("loss_normalizer", max(num_pos, 1.0), 100)
         targets = F.one_hot(gt_labels.clamp(min=0), self.num_classes + 1)[..., :-1].to(logits.dtype)
         loss_cls = sigmoid_focal_loss_jit(
             logits[gt_labels >= 0],
@@ -335,7 +336,9 @@ class PSSDetector(FCOS):
         loss_giou = giou_loss(pred_boxes, target_boxes, reduction="none")
         if self.centerness_weighted_box_loss:
             ctr_normalizer = self._ema_update(
-                "loss_centerness_normalizer", max(float(ctr_targets.sum()), 1e-6), 100
+                "loss_centerness_normalizer",
+                max(mean_over_workers(float(ctr_targets.sum()), ctr_targets.device), 1e-6),
+                100,
             )
             loss_loc = (loss_giou * ctr_targets).sum() / ctr_normalizer
         else:
@@ -369,8 +372,8 @@ class PSSDetector(FCOS):
             ]
         )
         pos_mask = gt_labels != self.num_classes
-        num_pos = int(pos_mask.sum())
-        normalizer = self._ema_update("loss_pss_normalizer", max(num_pos, 1), 100)
+        num_pos = mean_over_workers(int(pos_mask.sum()), pos_mask.device)
+        normalizer = self._ema_update("loss_pss_normalizer", max(num_pos, 1.0), 100)
         targets = F.one_hot(gt_labels, self.num_classes + 1)[..., :-1].to(log_scores.dtype)
         loss_pss = focal_loss_from_log_probs(
             log_scores, targets, self.focal_loss_alpha, self.focal_loss_gamma

@@ -78,7 +78,10 @@ def test_publish_then_load_trained(tmp_path, monkeypatch):
     url = model_zoo.get_checkpoint_url(NAME)
     with open(url, "rb") as f:
         md5 = hashlib.md5(f.read()).hexdigest()
-    assert url == f"{root}/cpu/memorisation/DeFCN/poto_R_50_FPN_3x/seed0_iter600/model_final_{md5[:6]}.pth"
+    assert (
+        url
+        == f"{root}/cpu/memorisation/DeFCN/poto_R_50_FPN_3x/seed0_iter600/model_final_{md5[:6]}.pth"
+    )
     saved = torch.load(url, weights_only=False)
     assert "optimizer" not in saved and saved["iteration"] == 599
     assert model_zoo.get_config(NAME, trained=True).train.init_checkpoint == url

@@ -264,6 +264,12 @@ def test_top1_duplicates_allowed():
     cost = torch.tensor([[1.0, 0.0, 3.0], [2.0, -1.0, 0.5]])
     a = mc.top1_per_gt(cost)
     assert a.gt_inds.tolist() == [0, 1] and a.pred_inds.tolist() == [1, 1]
+    # the shared prediction is labelled with the highest gt index, whatever the write order
+    assert a.labels.tolist() == [-1, 1, -1]
+    assert mc.labels_from_pairs(torch.tensor([2, 0, 1]), torch.tensor([0, 0, 0]), 2).tolist() == [
+        2,
+        -1,
+    ]
 
 
 def test_segment_best_ties_lowest_position():
