@@ -391,7 +391,7 @@ def exclusive_by(cand: Candidates, value: Tensor, largest: bool) -> Assignment:
     counts = (
         torch.bincount(g, minlength=cand.num_gt)[: cand.num_gt]
         if g.numel()
-        else torch.zeros(cand.num_gt)
+        else torch.zeros(cand.num_gt, dtype=torch.long, device=g.device)
     )
     return Assignment(
         gt_inds=g,

@@ -169,3 +169,51 @@ def test_assigner_rejects_unknown_or_ignored_options():
         DeFCNAssigner(method="anchor", spatial_prior="inside")
     with pytest.raises(ValueError, match="model.assigner.solver"):
         DeFCNAssigner(method="fg_loss", solver="argmax")
+
+
+class _RecordingAssigner:
+    """Wraps a DeFCNAssigner and records the scores the model hands to each rule."""
+
+    def __init__(self, assigner):
+        self.assigner, self.scores = assigner, {}
+
+    def __call__(self, **kwargs):
+        self.scores["main"] = kwargs["scores"].clone()
+        return self.assigner(**kwargs)
+
+    def auxiliary(self, **kwargs):
+        self.scores["aux"] = kwargs["scores"].clone()
+        return self.assigner.auxiliary(**kwargs)
+
+
+@pytest.mark.parametrize("use_3dmf", [True, False])
+def test_model_feeds_poto_the_final_score_and_aux_the_coarse_score(use_3dmf):
+    """POTO's quality reads the score the detector ranks by at test time, sigmoid(cls) *
+    sigmoid(filter) with 3DMF (Sec. 3.2.2), and sigmoid(cls) without; the aux rule reads the coarse
+    sigmoid(cls) it trains (Sec. 3.2.3)."""
+    from detectron2.structures import Boxes
+    from detectron2.utils.events import EventStorage
+
+    from helpers import build_model, make_instances
+
+    model = build_model(
+        "DeFCN/poto_3dmf_aux_R_50_FPN_3x.py",
+        overrides=["model.num_classes=3", f"model.head.use_3dmf={use_3dmf}"],
+    )
+    recorder = _RecordingAssigner(model.assigner)
+    model.assigner = recorder
+    features = [torch.zeros(1, 1, 8 // 2**i, 12 // 2**i) for i in range(3)]
+    anchors = model.anchor_generator(features)
+    num_points = [len(a) for a in anchors]
+    anchors = Boxes.cat(anchors)
+    gen = torch.Generator().manual_seed(0)
+    R = len(anchors)
+    logits = torch.randn(1, R, 3, generator=gen)
+    filters = torch.randn(1, R, 1, generator=gen) if use_3dmf else None
+    deltas = torch.rand(1, R, 4, generator=gen) * 2
+    gt = make_instances(64, 96, [[4, 4, 40, 50], [50, 10, 90, 60]], [2, 0])
+    with EventStorage():
+        model.label_points(anchors, num_points, logits, deltas, filters, [gt])
+    expected = logits[0].sigmoid() * (filters[0].sigmoid() if use_3dmf else 1.0)
+    torch.testing.assert_close(recorder.scores["main"], expected)
+    torch.testing.assert_close(recorder.scores["aux"], logits[0].sigmoid())

@@ -154,6 +154,24 @@ def test_atss_hand():
     assert (e.labels == -1).all()
 
 
+def test_atss_needs_the_anchor_centre_inside_the_gt():
+    """An anchor above the IoU threshold whose centre lies outside the gt is not a positive.
+
+    gt [0, 0, 10, 10]; A0 = [0, 2, 10, 22] (IoU 80 / 220 = 0.364, centre y = 12: outside),
+    A1 = [0, 2, 10, 12] (IoU 80 / 120 = 0.667, centre inside), eight far anchors (IoU 0). With
+    k = 10 every anchor is a candidate: threshold = mean + std = 0.103 + 0.229 = 0.332, which both
+    A0 and A1 pass; only A1 has its centre inside."""
+    far = torch.tensor([[100.0 + 20 * i, 100.0, 110.0 + 20 * i, 110.0] for i in range(8)])
+    anchors = torch.cat((torch.tensor([[0.0, 2, 10, 22], [0.0, 2, 10, 12]]), far))
+    gt = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+    ious = torch.tensor([80 / 220, 80 / 120] + [0.0] * 8)
+    thr = ious.mean() + ious.std()
+    assert ious[0] >= thr and ious[1] >= thr  # both pass the IoU rule
+    c, iou = mc.atss_prior(anchors, gt, [10], topk=10, return_iou=True)
+    assert cand_list(c) == [(0, 1)]
+    torch.testing.assert_close(iou, torch.tensor([80 / 120]))
+
+
 def test_max_iou_hand():
     anchors = torch.tensor(
         [[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [100, 100, 110, 110]]
