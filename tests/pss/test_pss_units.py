@@ -13,7 +13,7 @@ from detectron2.utils.events import EventStorage
 
 from helpers import build_model, make_instances
 from d2dense.modeling import focal_loss_from_log_probs
-from matchcost import Candidates
+from matchcost import Assignment, Candidates
 from pss.modeling import (
     centerness_targets,
     pss_log_scores,
@@ -330,3 +330,159 @@ def test_gt_class_out_of_range_is_a_clear_error(fcos_pss):
     ]
     with EventStorage(), pytest.raises(ValueError, match="num_classes"):
         fcos_pss(inputs)
+
+
+# ------------------------------------------------------------------------------------ loss values
+# Three images, five locations, three classes; sigma(s), sigma(ctr), sigma(pss) chosen by hand.
+PSS_CASE_CLS = [
+    [[0.1, 0.2, 0.3], [0.6, 0.3, 0.8], [0.2, 0.4, 0.1], [0.5, 0.7, 0.2], [0.3, 0.1, 0.6]],
+    [[0.2, 0.5, 0.1], [0.4, 0.3, 0.2], [0.7, 0.6, 0.4], [0.1, 0.2, 0.3], [0.3, 0.8, 0.5]],
+    [[0.2, 0.1, 0.3], [0.5, 0.2, 0.1], [0.1, 0.1, 0.1], [0.4, 0.3, 0.6], [0.2, 0.7, 0.2]],
+]
+PSS_CASE_CTR = [[0.9, 0.8, 0.7, 0.6, 0.5], [0.5, 0.6, 0.7, 0.8, 0.9], [0.6, 0.6, 0.6, 0.6, 0.6]]
+PSS_CASE_PSS = [[0.3, 0.9, 0.4, 0.8, 0.2], [0.5, 0.4, 0.9, 0.3, 0.6], [0.7, 0.2, 0.5, 0.3, 0.4]]
+
+
+def pss_case_p_hat(n, r, k):
+    """Eq. 4 by hand: P-hat_r(k) of image n."""
+    return PSS_CASE_PSS[n][r] * PSS_CASE_CLS[n][r][k] * PSS_CASE_CTR[n][r]
+
+
+def pss_case_inputs():
+    """logits (N, R, K), deltas, centerness and PSS logits (N, R, 1) of the hand-valued case."""
+
+    def logit(p):
+        return torch.tensor(p, dtype=torch.float64).logit().float()
+
+    logits = logit(PSS_CASE_CLS)
+    ctrness, pss = logit(PSS_CASE_CTR)[..., None], logit(PSS_CASE_PSS)[..., None]
+    return logits, torch.zeros(3, 5, 4), ctrness, pss
+
+
+def expected_pss_focal_loss(positives):
+    """sum over every (image, location, class) of -alpha_t (1 - p_t)^2 log p_t (alpha = 0.25);
+    ``positives`` holds the (image, location, class) triples whose target is 1."""
+    total = 0.0
+    for n, r, k in itertools.product(range(3), range(5), range(3)):
+        p = pss_case_p_hat(n, r, k)
+        if (n, r, k) in positives:
+            total += -0.25 * (1 - p) ** 2 * math.log(p)
+        else:
+            total += -0.75 * p**2 * math.log(1 - p)
+    return total
+
+
+def expected_ranking_loss(positives, num_negatives, margin=0.5):
+    """Eq. 2 per image with a positive, averaged: hinge of each positive's P-hat at its gt class
+    against the top n_- best-class P-hat of the locations that are not one-to-one positives."""
+    per_image = []
+    for n in range(3):
+        pos = [pss_case_p_hat(m, r, k) for m, r, k in positives if m == n]
+        if not pos:
+            continue
+        pos_locs = {r for m, r, _ in positives if m == n}
+        neg = sorted(
+            (max(pss_case_p_hat(n, r, k) for k in range(3)) for r in range(5) if r not in pos_locs),
+            reverse=True,
+        )[:num_negatives]
+        hinges = [max(0.0, margin - p + q) for p in pos for q in neg]
+        per_image.append(sum(hinges) / len(hinges))
+    return sum(per_image) / len(per_image)
+
+
+def patch_pss_case(monkeypatch, model, one_to_one_labels, num_gts):
+    """Three classes, n_- = 3, lambda_1 = 0.5, and label_one_to_one replaced by fixed assignments
+    (``labels`` per image: matched gt index or -1); returns the calls it received. The PSS EMA
+    normaliser starts absent (first iteration) and the base detector's is set to 7, so neither
+    leaks into the test's state or from one normaliser into the other."""
+    monkeypatch.setattr(model, "num_classes", 3)
+    monkeypatch.setattr(model, "rank_num_negatives", 3)
+    monkeypatch.setattr(model, "pss_loss_weight", 0.5)
+    monkeypatch.setattr(model, "loss_normalizer", 7.0, raising=False)
+    # setattr then delattr: the attribute is absent during the test and, undone in reverse
+    # order, removed (or restored) afterwards.
+    monkeypatch.setattr(model, "loss_pss_normalizer", None, raising=False)
+    monkeypatch.delattr(model, "loss_pss_normalizer")
+    assert (model.focal_loss_alpha, model.focal_loss_gamma) == (0.25, 2.0)
+    assert (model.rank_loss_weight, model.rank_margin, model.rank_negatives) == (
+        0.25,
+        0.5,
+        "max_class",
+    )
+    calls = []
+
+    def fake_label_one_to_one(anchors, scores, deltas, omegas, gt_instances):
+        calls.append((scores, omegas))
+        assignments = []
+        for labels, num_gt in zip(one_to_one_labels, num_gts):
+            labels = torch.tensor(labels)
+            pred = (labels >= 0).nonzero(as_tuple=True)[0]
+            assignments.append(Assignment(labels[pred], pred, labels, num_gt, len(labels)))
+        return assignments
+
+    monkeypatch.setattr(model, "label_one_to_one", fake_label_one_to_one)
+    return calls
+
+
+def test_pss_losses_hand_values(fcos_pss, monkeypatch):
+    """loss_pss_cls = lambda_1 L_pss: focal loss of P-hat against the one-to-one labels (not
+    Omega), over an EMA of #one-to-one positives; loss_pss_rank = lambda_2 L_rank (Eq. 2)."""
+    model = fcos_pss
+    # image 0: gts of classes 1 and 2, one-to-one positives at locations 1 and 3; Omega is larger
+    # (gt 0: 0, 1, 2; gt 1: 3, 4). Image 1: gt 0 (class 2) -> location 2, gt 1 (class 1) is
+    # unmatched; Omega gt 0: 1, 2; gt 1: 4. Image 2: no gt.
+    calls = patch_pss_case(
+        monkeypatch, model, [[-1, 0, -1, 1, -1], [-1, -1, 0, -1, -1], [-1] * 5], [2, 2, 0]
+    )
+    gts = [
+        make_instances(64, 64, [[0, 0, 10, 10], [0, 0, 20, 20]], [1, 2]),
+        make_instances(64, 64, [[0, 0, 10, 10], [0, 0, 20, 20]], [2, 1]),
+        make_instances(64, 64, [], []),
+    ]
+    omegas = [
+        Candidates(torch.tensor([0, 0, 0, 1, 1]), torch.tensor([0, 1, 2, 3, 4]), 2, 5),
+        Candidates(torch.tensor([0, 0, 1]), torch.tensor([1, 2, 4]), 2, 5),
+        Candidates.empty(0, 5),
+    ]
+    anchors = [Boxes(torch.zeros(5, 4))]
+    logits, deltas, ctrness, pss = pss_case_inputs()
+    positives = {(0, 1, 1), (0, 3, 2), (1, 2, 2)}  # (image, location, gt class)
+
+    losses = model.pss_losses(anchors, logits, deltas, ctrness, pss, omegas, gts)
+
+    (scores, seen_omegas), *_ = calls
+    assert seen_omegas is omegas  # Eq. 3 matches P-hat inside Omega
+    p_hat = torch.tensor(
+        [[[pss_case_p_hat(n, r, k) for k in range(3)] for r in range(5)] for n in range(3)]
+    )
+    torch.testing.assert_close(scores, p_hat)
+    # the hinges are all active, and scoring a positive with class 0 or its best class instead of
+    # its gt class would change L_rank (image 0: gt 0.216, class 0 0.432, best 0.576)
+    focal = expected_pss_focal_loss(positives)
+    normalizer = 0.9 * 100 + 0.1 * 3  # detectron2's EMA, first iteration: 3 one-to-one positives
+    assert set(losses) == {"loss_pss_cls", "loss_pss_rank"}
+    assert losses["loss_pss_cls"].item() == pytest.approx(0.5 * focal / normalizer, rel=1e-5)
+    rank = expected_ranking_loss(positives, num_negatives=3)
+    assert losses["loss_pss_rank"].item() == pytest.approx(0.25 * rank, rel=1e-5)
+
+    # the EMA goes on from its last value (momentum 0.9), the base detector's untouched
+    losses = model.pss_losses(anchors, logits, deltas, ctrness, pss, omegas, gts)
+    normalizer = 0.9 * normalizer + 0.1 * 3
+    assert losses["loss_pss_cls"].item() == pytest.approx(0.5 * focal / normalizer, rel=1e-5)
+    assert model.loss_pss_normalizer == pytest.approx(normalizer)
+    assert model.loss_normalizer == 7.0
+
+
+def test_pss_losses_without_one_to_one_positive(fcos_pss, monkeypatch):
+    """No positive anywhere: L_pss is the negatives' focal loss over the EMA of max(0, 1) and
+    L_rank is zero (no image has a positive)."""
+    model = fcos_pss
+    patch_pss_case(monkeypatch, model, [[-1] * 5] * 3, [1, 0, 0])
+    gts = [make_instances(64, 64, [[0, 0, 10, 10]], [1])] + [make_instances(64, 64, [], [])] * 2
+    omegas = [Candidates(torch.tensor([0, 0]), torch.tensor([1, 2]), 1, 5)]
+    omegas += [Candidates.empty(0, 5)] * 2
+    logits, deltas, ctrness, pss = pss_case_inputs()
+    losses = model.pss_losses([Boxes(torch.zeros(5, 4))], logits, deltas, ctrness, pss, omegas, gts)
+    want = 0.5 * expected_pss_focal_loss(set()) / (0.9 * 100 + 0.1 * 1)
+    assert losses["loss_pss_cls"].item() == pytest.approx(want, rel=1e-5)
+    assert losses["loss_pss_rank"].item() == 0.0
