@@ -41,6 +41,21 @@ def build_model(rel_path, scale="cpu", overrides=()):
     return instantiate(load_config(rel_path, scale, overrides).model)
 
 
+def build_yacs_model(rel_path):
+    """(cfg, model) of a yacs config under configs/, with every d2dense config adder, on the CPU."""
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model as build_d2_model
+
+    from d2dense.utils import yacs_config_adders
+
+    cfg = get_cfg()
+    for add in yacs_config_adders():
+        add(cfg)
+    cfg.merge_from_file(os.path.join(CONFIG_DIR, rel_path))
+    cfg.MODEL.DEVICE = "cpu"
+    return cfg, build_d2_model(cfg)
+
+
 def make_instances(h, w, boxes, classes):
     inst = Instances((h, w))
     inst.gt_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))

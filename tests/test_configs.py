@@ -7,7 +7,7 @@ import torch
 
 from detectron2.config import LazyConfig, instantiate
 
-from helpers import CONFIG_DIR, experiment_configs, load_config
+from helpers import CONFIG_DIR, build_yacs_model, experiment_configs, load_config
 
 CONFIGS = experiment_configs()
 
@@ -89,17 +89,7 @@ YACS_CONFIGS = sorted(
 
 @pytest.mark.parametrize("path", YACS_CONFIGS)
 def test_yacs_configs_build(path):
-    from detectron2.config import get_cfg
-    from detectron2.modeling import build_model
-
-    from d2dense.utils import yacs_config_adders
-
-    cfg = get_cfg()
-    for add in yacs_config_adders():
-        add(cfg)
-    cfg.merge_from_file(os.path.join(CONFIG_DIR, path))
-    cfg.MODEL.DEVICE = "cpu"
-    model = build_model(cfg)
+    cfg, model = build_yacs_model(path)
     assert type(model).__name__ == cfg.MODEL.META_ARCHITECTURE
 
 

@@ -7,7 +7,8 @@ import torch
 from detectron2.layers import batched_nms
 from detectron2.utils.events import EventStorage
 
-from helpers import build_model, make_instances
+import matchcost
+from helpers import build_model, build_yacs_model, make_instances
 from onenet import OneNetAssigner, ResNetDeconvBackbone
 from onenet.score_gap import score_gaps
 
@@ -207,3 +208,101 @@ def test_deformable_deconv_backbone_shapes_and_gradients():
     assert out.shape == (1, 8, 16, 24)
     out.sum().backward()
     assert neck.up_blocks[0].conv.offset_mask.weight.grad is not None
+
+
+# --------------------------------------------------------------------------------- sample points
+# The reference's locations (pss_onenet.md 2.2): x = 4 j + 2, y = 4 i + 2 for the CenterNet-style
+# head (stride 4) and x = j s + s // 2 per FPN level for FCOS.
+def centernet_location(i, j, s):
+    assert s == 4
+    return [4 * j + 2, 4 * i + 2]
+
+
+def fcos_location(i, j, s):
+    return [j * s + s // 2, i * s + s // 2]
+
+
+def level_points(location, strides, sizes):
+    return torch.tensor(
+        [
+            location(i, j, s)
+            for s, (h, w) in zip(strides, sizes)
+            for i in range(h)
+            for j in range(w)
+        ],
+        dtype=torch.float32,
+    )
+
+
+def expected_boxes(points, location, strides, sizes):
+    """(x - l, y - t, x + r, y + b) for ltrb = (1, 2, 3, 4) x stride (FCOS) or pixels."""
+    unit = [
+        s if location is fcos_location else 1
+        for s, (h, w) in zip(strides, sizes)
+        for _ in range(h * w)
+    ]
+    unit = torch.tensor(unit, dtype=torch.float32)
+    return torch.cat([points, points], dim=1) + torch.tensor([-1.0, -2, 3, 4]) * unit[:, None]
+
+
+@pytest.mark.parametrize(
+    "config, location, strides",
+    [
+        ("OneNet/centernet_o2o_cls_R_50_DCN_270k.py", centernet_location, [4]),
+        ("OneNet/fcos_o2o_cls_R_50_FPN_3x.py", fcos_location, [8, 16, 32, 64, 128]),
+    ],
+)
+def test_sample_points_are_the_reference_locations(config, location, strides):
+    model = build_model(config, overrides=("model.num_classes=1",))
+    assert model.strides == strides
+    image = torch.rand(3, 30, 60) * 255  # padded to 32 x 64: the points cover the padded map
+    sizes = [(math.ceil(32 / s), math.ceil(64 / s)) for s in strides]
+    # level-major, then row-major over each level (the permute_to_N_HWA_K order of the outputs)
+    points = level_points(location, strides, sizes)
+    first = 2 * sizes[0][1] + 5  # row 2, column 5 of the first level
+
+    # assignment: the candidates handed to the assigner are centred on the points ...
+    model.assigner = RecordingAssigner(location_cost="predefined", weight_class=0.0)
+    box = torch.cat([points[first] - 6, points[first] + 6]).tolist()
+    model.train()
+    with EventStorage():
+        model([{"image": image, "instances": make_instances(30, 60, [box], [0])}])
+    seen = model.assigner.seen
+    assert seen["num_anchors_per_level"] == [h * w for h, w in sizes]
+    torch.testing.assert_close(matchcost.box_centers(seen["anchors"]), points)
+    # ... so a gt centred on a point is matched to it at zero pre-defined location cost
+    a = OneNetAssigner(location_cost="predefined", weight_class=0.0)(**seen)
+    assert a.pred_inds.tolist() == [first] and a.scores.item() == pytest.approx(0.0, abs=1e-6)
+
+    # decoding: constant ltrb outputs (1, 2, 3, 4) -> boxes around the points, in strides (FCOS)
+    # or pixels (CenterNet-style head)
+    torch.nn.init.zeros_(model.head.bbox_pred.weight)
+    with torch.no_grad():
+        model.head.bbox_pred.bias.copy_(torch.tensor([1.0, 2, 3, 4]))
+    model.eval()
+    ((_, boxes),) = model.dense_outputs([{"image": image}])
+    torch.testing.assert_close(boxes, expected_boxes(points, location, strides, sizes))
+
+
+@pytest.mark.parametrize(
+    "config, location",
+    [
+        ("OneNet/yacs/centernet_o2o_cls_R_50_270k.yaml", centernet_location),
+        ("OneNet/yacs/fcos_o2o_cls_R_50_FPN_3x.yaml", fcos_location),
+    ],
+)
+def test_yacs_sample_points_are_the_reference_locations(config, location):
+    """The yacs builder (OneNet.from_config) makes its own point generator and box coder."""
+    cfg, model = build_yacs_model(config)
+    strides = model.strides
+    assert strides == ([4] if location is centernet_location else [8, 16, 32, 64, 128])
+    sizes = [(math.ceil(32 / s), math.ceil(64 / s)) for s in strides]
+    anchors = model.anchor_generator([torch.zeros(1, 1, h, w) for h, w in sizes])
+    anchors = torch.cat([a.tensor for a in anchors])
+    points = level_points(location, strides, sizes)
+    torch.testing.assert_close(matchcost.box_centers(anchors), points)
+    deltas = torch.tensor([[1.0, 2, 3, 4]]).expand(len(anchors), 4)
+    torch.testing.assert_close(
+        model.box2box_transform.apply_deltas(deltas, anchors),
+        expected_boxes(points, location, strides, sizes),
+    )
