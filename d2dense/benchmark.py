@@ -65,9 +65,7 @@ class InferenceTimer:
         if self._t_head is None:
             self.records.append((1000 * (t_end - self._t0), None))
         else:
-            self.records.append(
-                (1000 * (self._t_head - self._t0), 1000 * (t_end - self._t_head))
-            )
+            self.records.append((1000 * (self._t_head - self._t0), 1000 * (t_end - self._t_head)))
         self._t0 = None
 
     def __enter__(self):

@@ -303,6 +303,7 @@ _YOLOF_HINTS = _COMMON_HINTS + (
     ),
 )
 
+
 def _yolof_spec(name: str, description: str) -> SourceSpec:
     """The two YOLOF releases share names, shapes and input handling."""
     return SourceSpec(

@@ -40,7 +40,9 @@ def is_lazy_config(path: str) -> bool:
 
 def resolve_device(requested: str) -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning("device %s requested but CUDA is not available: running on the CPU", requested)
+        logger.warning(
+            "device %s requested but CUDA is not available: running on the CPU", requested
+        )
         return "cpu"
     return requested
 
@@ -143,7 +145,8 @@ def load_config(config_file: str, opts: Sequence[str] = (), device: Optional[str
 
 class Predictor:
     """detectron2's ``DefaultPredictor`` for both config systems: one image (HWC uint8 in
-    ``image_format``, BGR by default as ``cv2.imread`` gives) -> ``Instances`` in its coordinates."""
+    ``image_format``, BGR by default as ``cv2.imread`` gives) -> ``Instances`` in its coordinates.
+    """
 
     def __init__(self, loaded: LoadedConfig, model: Optional[torch.nn.Module] = None):
         self.loaded = loaded

@@ -87,8 +87,9 @@ def load_coco_detection_json(
 
     Category ids are mapped to contiguous ids in sorted order (detectron2's convention) and the
     map is stored in ``MetadataCatalog.get(dataset_name)`` together with ``thing_classes``.
-    Dropped: annotations with a category id absent from ``categories``, malformed / degenerate /
-    inverted / outside-image boxes; images whose file is missing. Clipped: boxes partly outside.
+    Dropped: annotations without an image id or with a category id absent from ``categories``,
+    malformed / degenerate / inverted / outside-image boxes; images without id, file name, width
+    or height, and images whose file is missing. Clipped: boxes partly outside.
     """
     with open(json_file) as f:
         data = json.load(f)
@@ -109,13 +110,26 @@ def load_coco_detection_json(
     report = DataReport(json_file)
     annos_per_image: Dict[int, List[dict]] = {}
     for ann in data["annotations"]:
+        if "image_id" not in ann:
+            report.add("annotation without image_id dropped", f"annotation {ann.get('id')}")
+            continue
         if ann.get("category_id") not in id_map:
             report.add("annotation with unknown category_id dropped", f"annotation {ann.get('id')}")
             continue
         annos_per_image.setdefault(ann["image_id"], []).append(ann)
 
+    images = []
+    for img in data["images"]:
+        missing = [k for k in ("id", "file_name", "width", "height") if k not in img]
+        if missing:
+            report.add(
+                f"image without {'/'.join(missing)} dropped",
+                f"image {img.get('id', img.get('file_name', '?'))}",
+            )
+            continue
+        images.append(img)
     dicts = []
-    for img in sorted(data["images"], key=lambda im: im["id"]):
+    for img in sorted(images, key=lambda im: im["id"]):
         file_name = os.path.join(image_root, img["file_name"])
         if check_files and not os.path.isfile(file_name):
             report.add("image with missing file dropped", file_name)

@@ -15,8 +15,9 @@ class SafeDatasetMapper(DatasetMapper):
     Training: the image is skipped with a warning naming the file (detectron2's train loader
     draws another sample when a mapper returns None). Inference: a ``RuntimeError`` naming the
     file, because silently skipping an evaluation image would bias the metrics.
-    Also drops annotations whose box became empty after augmentation (e.g. a crop), which
-    detectron2 keeps and which would otherwise reach the loss.
+    Also drops boxes narrower or shorter than 1e-3 px after augmentation (e.g. a crop or a
+    shift): detectron2's own filter only removes those below 1e-5 px, and slivers in between
+    would otherwise reach the loss as near-degenerate targets.
     """
 
     def __call__(self, dataset_dict):

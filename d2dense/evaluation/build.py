@@ -19,7 +19,8 @@ def build_evaluators(
 ) -> DatasetEvaluators:
     """NMS-aware COCO metrics for every dataset; crowd metrics (AP@0.5, mMR, recall) in addition
     for person datasets (metadata ``person_dataset=True`` or ``evaluator_type="crowd"``).
-    ``max_dets_per_image`` defaults to 100 (COCO) and 500 for crowd datasets (CrowdHuman protocol).
+    ``max_dets_per_image`` defaults to 500 for ``evaluator_type="crowd"`` (CrowdHuman's protocol)
+    and to 100 otherwise, person datasets such as Penn-Fudan included.
     """
     if dataset_name not in DatasetCatalog.list():
         raise KeyError(

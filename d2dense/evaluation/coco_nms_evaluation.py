@@ -119,7 +119,23 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
 
         self._metadata = ensure_dataset_id_map(dataset_name)
         self._coco_api = self._load_coco_gt()
+        self._image_ids = self._loaded_image_ids()
         self.reset()
+
+    def _loaded_image_ids(self):
+        """The json's images that the dataset loader returns. An image the loader drops (a
+        missing file, say) is never shown to the model: scoring it would count its objects as
+        misses in this evaluator but not in the crowd evaluator, which scores the loaded images."""
+        json_ids = set(self._coco_api.getImgIds())
+        loaded = {d["image_id"] for d in DatasetCatalog.get(self._dataset_name)}
+        dropped = json_ids - loaded
+        if dropped:
+            logger.warning(
+                f"[NMSAwareCOCOEvaluator] {len(dropped)} of the {len(json_ids)} images of "
+                f"'{self._dataset_name}' were dropped by its loader (e.g. image id "
+                f"{min(dropped)}); evaluating on the {len(json_ids & loaded)} loaded images."
+            )
+        return sorted(json_ids & loaded)
 
     def _load_coco_gt(self):
         json_file = self._metadata.get("json_file", None)
@@ -172,8 +188,10 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
     def evaluate(self, img_ids=None):
         """
         Args:
-            img_ids: image ids to evaluate on; default: every image of the dataset (images the
-                model never saw count as misses, as in detectron2's COCOEvaluator).
+            img_ids: image ids to evaluate on; default: every image the dataset loader returns
+                (a loaded image without predictions counts its objects as misses, as in
+                detectron2's COCOEvaluator; images the loader dropped are left out, with a
+                warning at construction).
         """
         if self._distributed:
             comm.synchronize()
@@ -187,6 +205,17 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
         if len(predictions) == 0:
             logger.warning("[NMSAwareCOCOEvaluator] Did not receive valid predictions.")
             return {}
+
+        known = set(self._coco_api.getImgIds())
+        unknown = {p["image_id"] for p in predictions} - known
+        if unknown:
+            logger.warning(
+                f"[NMSAwareCOCOEvaluator] skipping the predictions of {len(unknown)} image ids "
+                f"that '{self._dataset_name}' does not have (e.g. {sorted(unknown)[:3]})."
+            )
+            predictions = [p for p in predictions if p["image_id"] in known]
+        if img_ids is None:
+            img_ids = self._image_ids
 
         results = OrderedDict()
         for column in ("bbox", "bbox_nms"):

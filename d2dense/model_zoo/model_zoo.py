@@ -152,7 +152,9 @@ def get_checkpoint_url(name: str) -> str:
                 "release with tools/convert_checkpoint.py, or train one and publish it with "
                 "tools/publish_checkpoint.py"
             )
-        raise RuntimeError(f"no checkpoint of {name} is published under {root} ({MODEL_ZOO_ENV}): {how}")
+        raise RuntimeError(
+            f"no checkpoint of {name} is published under {root} ({MODEL_ZOO_ENV}): {how}"
+        )
     return f"{root.rstrip('/')}/{published['checkpoint']}"
 
 
@@ -218,7 +220,11 @@ def _config_differences(run, expected) -> dict:
     for flat, cfg in ((a, run), (b, expected)):  # the optimiser recipe, not its parameter list
         opt = {k: v for k, v in cfg.optimizer.items() if k != "params"}
         flat.update(targets(_flatten(opt, "optimizer.")))
-    for key in ("dataloader.train.dataset.names", "dataloader.test.dataset.names", "train.max_iter"):
+    for key in (
+        "dataloader.train.dataset.names",
+        "dataloader.test.dataset.names",
+        "train.max_iter",
+    ):
         a[key], b[key] = (OmegaConf.select(c, key) for c in (run, expected))
     a["scale"], b["scale"] = run.get("scale", "paper"), expected.get("scale", "paper")
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
@@ -276,4 +282,3 @@ def publish_checkpoint(name: str, run_dir: str, root: Optional[str] = None) -> d
     with open(os.path.join(root, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
     return record
-

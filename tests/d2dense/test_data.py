@@ -31,10 +31,12 @@ def bad_coco(tmp_path):
             {"id": 2, "file_name": "b.jpg", "width": 64, "height": 48},
             {"id": 3, "file_name": "missing.jpg", "width": 64, "height": 48},
             {"id": 4, "file_name": "corrupt.jpg", "width": 64, "height": 48},
+            {"id": 5, "file_name": "a.jpg", "width": 64},  # no height
         ],
         "categories": [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}],
         "annotations": [
             {"id": 10, "image_id": 1, "category_id": 3, "bbox": [4, 4, 20, 20], "iscrowd": 0},
+            {"id": 18, "category_id": 3, "bbox": [4, 4, 20, 20], "iscrowd": 0},  # no image_id
             {
                 "id": 11,
                 "image_id": 1,
@@ -96,7 +98,8 @@ def test_bad_annotations_are_dropped_or_clipped_with_a_log(bad_coco, caplog):
     with caplog.at_level(logging.WARNING):
         dicts = load_coco_detection_json(json_file, root, dataset_name="t_bad_coco")
     by_id = {d["image_id"]: d for d in dicts}
-    assert set(by_id) == {1, 2, 4}  # missing file dropped, corrupt kept until it is read
+    # missing file and missing height dropped, corrupt kept until it is read
+    assert set(by_id) == {1, 2, 4}
     a = by_id[1]["annotations"]
     assert [o["category_id"] for o in a] == [0, 1]  # contiguous ids, unknown category dropped
     assert a[1]["bbox"] == [50.0, 30.0, 64.0, 48.0] and a[1]["bbox_mode"] == BoxMode.XYXY_ABS
@@ -110,6 +113,8 @@ def test_bad_annotations_are_dropped_or_clipped_with_a_log(bad_coco, caplog):
         "inverted",
         "non-finite",
         "clipped",
+        "image without height dropped",
+        "annotation without image_id dropped",
     ):
         assert reason in text, reason
     assert "missing.jpg" in text and "annotation 12" in text

@@ -233,6 +233,40 @@ def test_coco_top_k_cap(coco_dataset, tmp_path):
     assert results["nms_delta"]["AR@500"] == pytest.approx(0.0)
 
 
+def test_coco_images_the_loader_drops_are_not_scored(coco_dataset, registry, caplog):
+    """An image the dataset loader drops (a missing file) is never shown to the model: it is
+    left out, with a warning, rather than counted as misses. Predictions for an image id the
+    dataset does not have are skipped with a warning."""
+    from detectron2.data.datasets import load_coco_json
+
+    DatasetCatalog.get(coco_dataset)  # loading fills in the class metadata
+    meta = MetadataCatalog.get(coco_dataset)
+    name = registry("d2dense_test_dropped")
+    DatasetCatalog.register(
+        name,
+        lambda: [
+            d
+            for d in load_coco_json(meta.json_file, meta.image_root, coco_dataset)
+            if d["image_id"] != 4  # as if 4.jpg were missing
+        ],
+    )
+    MetadataCatalog.get(name).set(
+        json_file=meta.json_file,
+        thing_classes=meta.thing_classes,
+        thing_dataset_id_to_contiguous_id=meta.thing_dataset_id_to_contiguous_id,
+    )
+    preds = {k: v for k, v in perfect_coco_predictions().items() if k != 4}
+    preds[99] = [([0, 0, 10, 10], 0.9, CAT)]
+    with caplog.at_level("WARNING", logger="d2dense"):
+        results = run(NMSAwareCOCOEvaluator(name), preds)
+    assert results["bbox"]["AP"] == pytest.approx(100.0)
+    assert results["bbox"]["AR@100"] == pytest.approx(100.0)
+    assert "1 of the 4 images" in caplog.text and "image ids" in caplog.text
+    # the full dataset still counts image 4's cat as a miss when it gets no prediction
+    full = run(NMSAwareCOCOEvaluator(coco_dataset), {k: v for k, v in preds.items() if k != 99})
+    assert full["bbox"]["AR@100"] < 100.0
+
+
 def test_coco_evaluator_on_dataset_dicts(registry, tmp_path):
     # A dataset in detectron2's format (no json_file): converted to COCO json on the fly.
     name = registry("d2dense_test_dicts")
@@ -328,6 +362,9 @@ def test_average_precision_hand_computed():
     # Envelope 1, 2/3, 2/3 -> AP = 1/3 * 1 + 1/3 * 2/3 = 5/9.
     assert average_precision([0.9, 0.8, 0.7], [1, 0, 1], 3) == pytest.approx(5 / 9)
     assert average_precision([0.9, 0.8], [1, 1], 2) == pytest.approx(1.0)
+    # TP, FP, TP, TP: precision 1, 1/2, 2/3, 3/4 rises after the FP; the monotone envelope
+    # 1, 3/4, 3/4, 3/4 gives 1/3 * (1 + 3/4 + 3/4) = 5/6 (the raw precision would give 0.806)
+    assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 1], 3) == pytest.approx(5 / 6)
     assert average_precision([0.9, 0.8], [0, 1], 2) == pytest.approx(0.25)
     # Ignored detections (label -1) do not count; input order does not matter.
     assert average_precision([0.7, 0.99, 0.9, 0.8], [1, -1, 1, 0], 3) == pytest.approx(5 / 9)
