@@ -64,9 +64,10 @@ def register_coco_detection(name: str, json_file: str, image_root: str, **metada
 
 
 def register_subset(name: str, base: str, num_images: int) -> None:
-    """Register the first ``num_images`` images of dataset ``base`` as ``name`` (a COCO-format json
-    (no ``json_file``: the evaluator converts the subset's dicts, so it scores exactly these images).
-    """
+    """Register the first ``num_images`` images of dataset ``base`` as ``name``. It keeps the base's
+    ``json_file``, so COCO evaluation reads the official annotations (their ``area``, hence the
+    APs/APm/APl buckets, and ``iscrowd``), restricted to the images this subset returns; the
+    metadata ``subset_of`` records the base."""
     if name in DatasetCatalog.list():
         return
     base_meta = MetadataCatalog.get(base)
@@ -78,8 +79,11 @@ def register_subset(name: str, base: str, num_images: int) -> None:
         "thing_classes",
         "thing_dataset_id_to_contiguous_id",
         "image_root",
+        "json_file",
     )
-    MetadataCatalog.get(name).set(**{k: v for k, v in base_meta.as_dict().items() if k in keep})
+    MetadataCatalog.get(name).set(
+        subset_of=base, **{k: v for k, v in base_meta.as_dict().items() if k in keep}
+    )
 
 
 def _register_crowdhuman(root: str) -> None:

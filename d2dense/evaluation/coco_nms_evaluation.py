@@ -129,7 +129,12 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
         json_ids = set(self._coco_api.getImgIds())
         loaded = {d["image_id"] for d in DatasetCatalog.get(self._dataset_name)}
         dropped = json_ids - loaded
-        if dropped:
+        if dropped and self._metadata.get("subset_of", None) is not None:
+            logger.info(
+                f"[NMSAwareCOCOEvaluator] '{self._dataset_name}' is a subset of "
+                f"'{self._metadata.subset_of}': evaluating on its {len(json_ids & loaded)} images."
+            )
+        elif dropped:
             logger.warning(
                 f"[NMSAwareCOCOEvaluator] {len(dropped)} of the {len(json_ids)} images of "
                 f"'{self._dataset_name}' were dropped by its loader (e.g. image id "

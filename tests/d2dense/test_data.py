@@ -175,3 +175,18 @@ def test_shared_data_registered():
     assert len(DatasetCatalog.get("pennfudan_train")) == 137
     sub = DatasetCatalog.get("pennfudan_train16")
     assert len(sub) == 16 and MetadataCatalog.get("pennfudan_train16").thing_classes == ["person"]
+
+
+def test_subset_is_scored_on_its_images_with_the_official_areas():
+    """A subset keeps its base's json: COCO evaluation reads the official annotation areas (the
+    size buckets) and scores only the subset's images."""
+    from d2dense.evaluation import NMSAwareCOCOEvaluator
+
+    sub = DatasetCatalog.get("coco_sample_person_tiny")
+    evaluator = NMSAwareCOCOEvaluator("coco_sample_person_tiny")
+    assert evaluator._image_ids == sorted(d["image_id"] for d in sub)
+    with open(MetadataCatalog.get("coco_sample_person").json_file) as f:
+        official = {a["id"]: a["area"] for a in json.load(f)["annotations"]}
+    gt = evaluator._coco_api.dataset["annotations"]
+    assert gt and all(a["area"] == official[a["id"]] for a in gt)
+    assert MetadataCatalog.get("coco_sample_person_tiny").subset_of == "coco_sample_person"
