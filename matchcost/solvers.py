@@ -21,7 +21,7 @@ because every matching of the candidate graph extends to a full matching of the 
 2. otherwise split the candidate graph into connected components
    (``scipy.sparse.csgraph.connected_components``) and keep only each gt's ``r`` best candidates, ``r`` =
    number of gts in its component (exchange argument: at most ``r - 1`` of them can be taken by the
-   other gts, so an optimal matching using only these edges exists); repeat while components shrink;
+   other gts, so an optimal matching using only these edges exists); one pass suffices;
 3. gts alone in their component take their best candidate; the remaining components are solved
    together, exactly, by ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` (LAPJVsp) on the
    sparse graph plus one private zero-weight "dummy" column per gt, so that a full matching always exists

@@ -287,3 +287,39 @@ def test_max_weight_matching_prunes_and_splits():
     r, c = mc.max_weight_matching(rows, cols, w, 5)
     got = dict(zip(r.tolist(), c.tolist()))
     assert got == {0: 0, 1: 1, 2: 5, 3: 8, 4: 7}
+
+
+def test_forced_pair_is_never_one_of_the_gts_own_candidates():
+    """gt1's only usable candidate (pred 0, Q 0.5) goes to gt0 (Q 0.9); its other candidate, pred
+    1, has Q = outside, so it is never used. The reference mode forces gt1 onto the lowest-index
+    prediction that is free and outside its prior: pred 2, not pred 1."""
+    cand = mc.Candidates(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2, 3)
+    a = mc.hungarian(torch.tensor([0.9, 0.5, -1.0]), cand, outside=-1.0, unmatched="reference")
+    pairs = sorted(zip(a.gt_inds.tolist(), a.pred_inds.tolist(), a.forced.tolist()))
+    assert pairs == [(0, 0, False), (1, 2, True)]
+
+
+def test_candidates_no_better_than_outside_are_never_used():
+    # minimising with outside = 1e8: a candidate costing 2e8 is worse than no match
+    cand = mc.Candidates(torch.tensor([0]), torch.tensor([0]), 1, 2)
+    a = mc.hungarian(torch.tensor([2e8]), cand, maximize=False, outside=1e8)
+    assert a.gt_inds.numel() == 0 and a.num_unmatched_gt == 1
+    b = mc.hungarian(torch.tensor([5.0]), cand, maximize=False, outside=1e8)
+    assert b.pred_inds.tolist() == [0]
+    # maximising with outside = -1: Q = -1 is no better than outside
+    c = mc.hungarian(torch.tensor([-1.0]), cand, outside=-1.0)
+    assert c.gt_inds.numel() == 0
+
+
+def test_unsorted_candidates_are_sorted_before_solving():
+    """Candidates built by hand in any order give the same assignment as in (gt, pred) order."""
+    unsorted = mc.Candidates(torch.tensor([1, 0, 0]), torch.tensor([0, 1, 0]), 2, 2)
+    scores = torch.tensor([0.8, 0.7, 0.9])  # (1,0) 0.8, (0,1) 0.7, (0,0) 0.9
+    a = mc.hungarian(scores, unsorted)
+    assert sorted(zip(a.gt_inds.tolist(), a.pred_inds.tolist())) == [(0, 1), (1, 0)]
+    torch.testing.assert_close(a.scores.sort().values, torch.tensor([0.7, 0.8]))
+    with pytest.raises(ValueError, match="duplicate"):
+        mc.hungarian(
+            torch.tensor([0.1, 0.2]),
+            mc.Candidates(torch.tensor([0, 0]), torch.tensor([1, 1]), 1, 2),
+        )
