@@ -430,7 +430,8 @@ def topk_per_gt(
 
     Returns ``(gt_inds, pred_inds, scores)``, gt-major with rank order inside a gt (a gt with fewer
     than ``k`` candidates gets all of them). Dense input uses ``torch.topk`` (its tie order); sparse input
-    breaks ties by lowest prediction index.
+    breaks ties by lowest prediction index. NaN ranks last, as in :func:`segment_best` (torch's sorts
+    would put it first).
     """
     cand, s, G, N = _prepare(score, candidates)
     device = s.device
@@ -439,12 +440,15 @@ def topk_per_gt(
         if G == 0 or kk == 0:
             e = torch.zeros(0, dtype=torch.long, device=device)
             return e, e.clone(), s.new_zeros(0)
-        vals, idx = torch.topk(s, kk, dim=1, largest=largest)
+        worst = -float("inf") if largest else float("inf")
+        ranked = torch.where(torch.isnan(s), torch.full_like(s, worst), s)
+        idx = torch.topk(ranked, kk, dim=1, largest=largest).indices
         g = torch.arange(G, device=device).repeat_interleave(kk)
-        return g, idx.reshape(-1), vals.reshape(-1)
+        return g, idx.reshape(-1), s.gather(1, idx).reshape(-1)
     if len(cand) == 0:
         return cand.gt, cand.pred, s
     key = s if largest else -s
+    key = torch.where(torch.isnan(key), torch.full_like(key, -float("inf")), key)
     o1 = torch.argsort(key, descending=True, stable=True)
     o2 = torch.argsort(cand.gt[o1], stable=True)
     o = o1[o2]

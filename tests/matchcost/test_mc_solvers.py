@@ -323,3 +323,17 @@ def test_unsorted_candidates_are_sorted_before_solving():
             torch.tensor([0.1, 0.2]),
             mc.Candidates(torch.tensor([0, 0]), torch.tensor([1, 1]), 1, 2),
         )
+
+
+@pytest.mark.parametrize("maximize", [True, False])
+def test_nan_never_wins_the_per_gt_choice(maximize):
+    """As in argmax_assign (segment_best): a NaN score ranks last, dense and sparse alike."""
+    score = torch.tensor([[float("nan"), 0.3, 0.6]])
+    if not maximize:
+        score = -score
+    best = 2
+    for candidates in (None, torch.ones(1, 3, dtype=torch.bool)):
+        a = mc.top1_per_gt(score, candidates, maximize=maximize)
+        assert a.pred_inds.tolist() == [best]
+        g, p, s = mc.topk_per_gt(score, 3, candidates, largest=maximize)
+        assert p.tolist() == [2, 1, 0] and torch.isnan(s[-1])
