@@ -47,12 +47,13 @@ def _save_results(output_dir, results):
         write_json(os.path.join(output_dir, "eval_results.json"), results)
 
 
-def check_start_weights(model, weights: str, key: str, *, eval_only: bool, resuming: bool):
+def check_start_weights(model, weights: str, key: str, *, eval_only: bool, resume_dir=None):
     """Refuse a run whose result would be meaningless for want of weights, naming the config key:
     evaluating without a checkpoint, or training from random weights a backbone whose batch norm
     is frozen (the paper-scale recipes, which expect ImageNet weights; detectron2 would silently
-    start from scratch)."""
-    if weights or resuming:
+    start from scratch). ``resume_dir``: the output dir of a ``--resume`` run, whose last
+    checkpoint, when there is one, provides the weights."""
+    if weights or (resume_dir and DetectionCheckpointer(model, resume_dir).has_checkpoint()):
         return
     if eval_only:
         raise ValueError(
@@ -101,13 +102,12 @@ def do_train(args, cfg):
     model = instantiate(cfg.model)
     logger.info("Model:\n%s", model)
     model.to(cfg.train.device)
-    resuming = args.resume and DetectionCheckpointer(model, cfg.train.output_dir).has_checkpoint()
     check_start_weights(
         model,
         cfg.train.init_checkpoint,
         "train.init_checkpoint",
         eval_only=False,
-        resuming=resuming,
+        resume_dir=cfg.train.output_dir if args.resume else None,
     )
 
     cfg.optimizer.params.model = model
@@ -145,11 +145,7 @@ def main_lazy(args, cfg):
     if args.eval_only:
         model = instantiate(cfg.model)
         check_start_weights(
-            model,
-            cfg.train.init_checkpoint,
-            "train.init_checkpoint",
-            eval_only=True,
-            resuming=False,
+            model, cfg.train.init_checkpoint, "train.init_checkpoint", eval_only=True
         )
         model.to(cfg.train.device)
         model = create_ddp_model(model)
@@ -191,9 +187,12 @@ class YacsTrainer(DefaultTrainer):
 def main_yacs(args, cfg):
     if args.eval_only:
         model = YacsTrainer.build_model(cfg)
-        resuming = args.resume and DetectionCheckpointer(model, cfg.OUTPUT_DIR).has_checkpoint()
         check_start_weights(
-            model, cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS", eval_only=True, resuming=resuming
+            model,
+            cfg.MODEL.WEIGHTS,
+            "MODEL.WEIGHTS",
+            eval_only=True,
+            resume_dir=cfg.OUTPUT_DIR if args.resume else None,
         )
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
@@ -202,9 +201,12 @@ def main_yacs(args, cfg):
         _save_results(cfg.OUTPUT_DIR, results)
         return results
     trainer = YacsTrainer(cfg)
-    resuming = args.resume and trainer.checkpointer.has_checkpoint()
     check_start_weights(
-        trainer.model, cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS", eval_only=False, resuming=resuming
+        trainer.model,
+        cfg.MODEL.WEIGHTS,
+        "MODEL.WEIGHTS",
+        eval_only=False,
+        resume_dir=cfg.OUTPUT_DIR if args.resume else None,
     )
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()

@@ -21,9 +21,8 @@ def add_onenet_config(cfg: CN) -> None:
     c.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]  # CenterNet: ["p2"]
     c.NUM_CONVS = 4
     c.NORM = "GN"  # RetinaNet: ""
-    c.LEVEL_SCALES = (
-        False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
-    )
+    # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
+    c.LEVEL_SCALES = False
     c.PRIOR_PROB = 0.01
     # ltrb decoding (FCOS / CenterNet heads): gradient slope below zero at training time; 0 is the
     # reference's ReLU (d2dense.modeling.LinearBoxCoder; the CPU variant uses 1)

@@ -18,9 +18,8 @@ def add_pss_config(cfg: CN) -> None:
     c.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]
     c.NUM_CONVS = 4
     c.NORM = "GN"
-    c.LEVEL_SCALES = (
-        False  # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
-    )
+    # learnable per-level box scale (FCOS / cvpods); off as in detectron2's FCOS
+    c.LEVEL_SCALES = False
     c.PRIOR_PROB = 0.01
     c.USE_CENTERNESS = True  # Table 6
     c.FOCAL_LOSS_ALPHA = 0.25

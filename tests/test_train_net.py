@@ -211,7 +211,7 @@ def test_frozen_norm_without_weights_is_refused(tmp_path):
     assert "train.init_checkpoint is empty" in proc.stderr and "frozen" in proc.stderr
 
 
-def test_start_weights_check():
+def test_start_weights_check(tmp_path):
     import torch
     from detectron2.layers import FrozenBatchNorm2d
 
@@ -219,11 +219,15 @@ def test_start_weights_check():
 
     frozen = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), FrozenBatchNorm2d(4))
     trainable = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-    kw = dict(eval_only=False, resuming=False)
+    kw = dict(eval_only=False)
     with pytest.raises(ValueError, match="MODEL.WEIGHTS is empty.*frozen"):
         check_start_weights(frozen, "", "MODEL.WEIGHTS", **kw)
     check_start_weights(trainable, "", "MODEL.WEIGHTS", **kw)  # from scratch, trainable BN
     check_start_weights(frozen, "w.pth", "MODEL.WEIGHTS", **kw)
-    check_start_weights(frozen, "", "MODEL.WEIGHTS", eval_only=False, resuming=True)
+    # --resume with a last checkpoint in the output dir: it provides the weights
+    with pytest.raises(ValueError, match="frozen"):
+        check_start_weights(frozen, "", "MODEL.WEIGHTS", eval_only=False, resume_dir=str(tmp_path))
+    (tmp_path / "last_checkpoint").write_text("model_0000099.pth")
+    check_start_weights(frozen, "", "MODEL.WEIGHTS", eval_only=False, resume_dir=str(tmp_path))
     with pytest.raises(ValueError, match="--eval-only needs weights: set train.init_checkpoint"):
-        check_start_weights(trainable, "", "train.init_checkpoint", eval_only=True, resuming=False)
+        check_start_weights(trainable, "", "train.init_checkpoint", eval_only=True)

@@ -119,6 +119,7 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
 
         self._metadata = ensure_dataset_id_map(dataset_name)
         self._coco_api = self._load_coco_gt()
+        self._json_image_ids = set(self._coco_api.getImgIds())
         self._image_ids = self._loaded_image_ids()
         self.reset()
 
@@ -126,7 +127,7 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
         """The json's images that the dataset loader returns. An image the loader drops (a
         missing file, say) is never shown to the model: scoring it would count its objects as
         misses in this evaluator but not in the crowd evaluator, which scores the loaded images."""
-        json_ids = set(self._coco_api.getImgIds())
+        json_ids = self._json_image_ids
         loaded = {d["image_id"] for d in DatasetCatalog.get(self._dataset_name)}
         dropped = json_ids - loaded
         if dropped and self._metadata.get("subset_of", None) is not None:
@@ -211,7 +212,7 @@ class NMSAwareCOCOEvaluator(DatasetEvaluator):
             logger.warning("[NMSAwareCOCOEvaluator] Did not receive valid predictions.")
             return {}
 
-        known = set(self._coco_api.getImgIds())
+        known = self._json_image_ids
         unknown = {p["image_id"] for p in predictions} - known
         if unknown:
             logger.warning(

@@ -1,5 +1,5 @@
 """Losses shared by the detectors whose score is a product of sigmoids (DeFCN, PSS), and the
-loss normaliser averaged over the workers of a distributed run (YOLOF)."""
+loss normaliser averaged over the workers of a distributed run (every d2dense detector)."""
 
 import torch
 import torch.distributed as dist
@@ -12,8 +12,9 @@ __all__ = ["focal_loss_from_log_probs", "mean_over_workers"]
 def mean_over_workers(value: float, device: torch.device) -> float:
     """``value`` averaged over the processes of a distributed run; ``value`` itself in a single
     process. A loss normaliser averaged this way makes every GPU divide by the same count, the
-    total over the global batch divided by the world size (YOLOF's reference, yolof.md §2), rather
-    than by its own share. ``device`` is where the reduction runs (CUDA for NCCL)."""
+    total over the global batch divided by the world size (the DeFCN, YOLOF and OneNet references,
+    mmdetection's reduce_mean), rather than by its own share. ``device`` is where the reduction runs (CUDA for NCCL).
+    """
     world_size = comm.get_world_size()
     if world_size == 1:
         return float(value)
