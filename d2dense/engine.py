@@ -114,6 +114,24 @@ class LoadedConfig:
         return model
 
 
+def _reapply_overrides(cfg, opts: List[str], config_file: str) -> None:
+    """Apply ``key=value`` overrides to a scaled LazyConfig. One whose parent the scale replaced
+    (e.g. ``model.backbone.bottom_up.*`` once ``scale=cpu`` swapped in the R18-FPN) is an error
+    naming it, not a key silently added to the new part."""
+    from omegaconf import OmegaConf
+
+    for o in opts:
+        key = o.split("=", 1)[0].lstrip("+~")
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        if parent and OmegaConf.select(cfg, parent, default=None) is None:
+            raise ValueError(
+                f"{config_file}: override {o!r}: scale={cfg.scale} replaces this part of the "
+                f"config ({parent} no longer exists); drop the override or set the scaled "
+                "config's own keys"
+            )
+    LazyConfig.apply_overrides(cfg, opts)
+
+
 def load_config(config_file: str, opts: Sequence[str] = (), device: Optional[str] = None):
     """Load ``config_file`` (lazy or yacs) with detectron2-style overrides; registers every
     installed method package first so any meta-architecture resolves."""
@@ -125,6 +143,9 @@ def load_config(config_file: str, opts: Sequence[str] = (), device: Optional[str
         cfg = LazyConfig.load(config_file)
         cfg = LazyConfig.apply_overrides(cfg, opts)
         apply_scale(cfg)
+        # the command line wins over the scale's settings (scale=cpu train.max_iter=5000 trains
+        # 5000 iterations, dataloader.train.total_batch_size=2 a batch of 2): apply it again
+        _reapply_overrides(cfg, [o for o in opts if not o.startswith("scale=")], config_file)
         cfg.train.device = resolve_device(device or cfg.train.get("device", "cuda"))
         return LoadedConfig(cfg, True, config_file)
     bad = [o for o in opts[::2] if "=" in o]

@@ -113,6 +113,28 @@ def test_lazy_and_yacs_configs_load_the_same_way():
         load_config(DEFCN_YACS, ["scale=cpu"])
 
 
+def test_command_line_overrides_win_over_the_cpu_scale():
+    """scale=cpu sets the batch, LR, schedule and checkpoint period; the user's overrides of the
+    same keys must not be silently replaced by it (in any order on the command line)."""
+    opts = [
+        "train.max_iter=5000",
+        "dataloader.train.total_batch_size=2",
+        "optimizer.lr=0.02",
+        "train.eval_period=500",
+        "train.checkpointer.period=100",
+    ]
+    for order in (SMALL + opts, opts + SMALL):
+        cfg = load_config(DEFCN, order).cfg
+        assert cfg.train.max_iter == 5000 and cfg.dataloader.train.total_batch_size == 2
+        assert cfg.optimizer.lr == 0.02 and cfg.train.eval_period == 500
+        assert cfg.train.checkpointer.period == 100
+        assert cfg.lr_multiplier.max_iter == 5000  # the schedule follows it
+        assert cfg.model.backbone.depth == 18  # still the CPU variant
+    # a key of a part the CPU variant replaces: an error naming it, not silently dropped
+    with pytest.raises(ValueError, match="model.backbone.bottom_up.freeze_at"):
+        load_config(DEFCN, SMALL + ["model.backbone.bottom_up.freeze_at=3"])
+
+
 @pytest.mark.parametrize("config,opts", [(DEFCN, SMALL), (DEFCN_YACS, [])])
 def test_predictor_input_is_what_the_test_loader_feeds(config, opts):
     """Predictor.preprocess must reproduce the test mapper (resize, channel order, dtype)."""
