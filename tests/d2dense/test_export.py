@@ -194,7 +194,7 @@ def test_compare_detections_matches_reordered_ties_and_flags_differences():
     assert d2export.compare_detections(e, fewer)["max_box_diff"] == float("inf")
 
 
-def test_export_model_cli(tmp_path):
+def test_export_model_cli(tmp_path, monkeypatch):
     """tools/export_model.py on the CPU-scale DeFCN config (lazy overrides incl. scale=cpu)."""
     args = export_tool.get_parser().parse_args(
         [
@@ -219,6 +219,22 @@ def test_export_model_cli(tmp_path):
     info = json.loads((tmp_path / "export_info.json").read_text())
     assert info["meta_architecture"] == "DeFCN" and info["test_nms_thresh"] is None
     assert info["input"]["format"] == "BGR" and info["test_score_thresh"] == 0.0
+
+    # an exported graph whose boxes or scores are off (same count and classes) is not "ok"
+    run_exported = d2export.run_exported
+    for key, delta in (("boxes", 2.0), ("scores", -0.01)):
+
+        def shifted(path, image, key=key, delta=delta):
+            out = run_exported(path, image)
+            return {**out, key: out[key] + delta}
+
+        monkeypatch.setattr(d2export, "run_exported", shifted)
+        torch.manual_seed(0)
+        off = export_tool.main(args)
+        assert off["verify"]["num_expected"] == off["verify"]["num_actual"] > 0
+        assert off["verify"]["num_class_mismatch"] == 0
+        assert not off["ok"], (key, off)
+    monkeypatch.setattr(d2export, "run_exported", run_exported)
 
     bad = export_tool.get_parser().parse_args(
         ["--config-file", os.path.join(REPO_ROOT, "configs", CONFIGS["defcn"]), "--format",
