@@ -13,10 +13,13 @@ run again with the same command (another command on it is refused; ``--force`` c
 checkpoints and results and starts again). The data order after a resume differs from an
 uninterrupted run's.
 ``STUDY_DIR`` in a row's overrides is replaced by the study's output folder, so a row can start
-from another row's ``model_final.pth`` (PSS two-step training). The table has, per row: AP / AP50 /
-AR@100 without NMS, AP with class-aware NMS 0.6 and Delta (= w/ NMS - w/o NMS), and for person
-datasets AP@0.5 / mMR / recall (w/o NMS), plus the iterations and wall time of the run (of its last
-segment, for a resumed row).
+from another row's ``model_final.pth`` (PSS two-step training). The table has the columns of the
+paper's table (``LAYOUTS`` in projects/studies*.py: e.g. mAP and mAR w/ and w/o NMS for DeFCN
+Table 1, AP50 / mMR / recall w/o and w/ NMS on CrowdHuman, AP and APs/m/l w/ NMS for YOLOF). The
+default layout: AP / AP50 / AR@100 without NMS, AP with class-aware NMS 0.6 and Delta, and for
+person datasets AP@0.5 / mMR / recall w/o NMS. Every Delta is w/ NMS - w/o NMS (DeFCN's tables
+print the opposite sign). Last come the iterations and wall time of the run (of its last segment,
+for a resumed row).
 """
 
 import argparse
@@ -31,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from studies import REGIMES, STUDIES  # noqa: E402
+from studies import LAYOUTS, REGIMES, STUDIES  # noqa: E402
 
 from d2dense.config import regime_overrides  # noqa: E402
 
@@ -181,24 +184,56 @@ def fmt(v, digits=1):
     return "-" if v is None or v != v else f"{v:.{digits}f}"
 
 
-def table(rows, out_root):
-    header = [
-        "row",
-        "AP w/o NMS",
-        "AP w/ NMS",
-        "Delta",
-        "AP50",
-        "AR@100",
-        "crowd AP50",
-        "mMR",
-        "recall",
-        "iters",
-        "time",
-    ]
+# Table columns: "<section>/<metric>" of eval_results.json. Sections: "bbox" (w/o NMS), "bbox_nms"
+# (w/ class-aware NMS 0.6), "crowd" / "crowd_nms" (person sets: AP@0.5, mMR, recall), and "delta" /
+# "crowd_delta" (w/ NMS - w/o NMS, computed from the two). Metric "AR" is the evaluator's AR@<max
+# dets> (AR@100 on COCO). "iters" and "time" describe the run.
+SECTIONS = {
+    "bbox": ("", "w/o NMS"),
+    "bbox_nms": ("", "w/ NMS"),
+    "delta": ("", "Delta (w/ - w/o)"),
+    "crowd": ("crowd ", "w/o NMS"),
+    "crowd_nms": ("crowd ", "w/ NMS"),
+    "crowd_delta": ("crowd ", "Delta (w/ - w/o)"),
+}
+DEFAULT_LAYOUT = (
+    "bbox/AP",
+    "bbox_nms/AP",
+    "delta/AP",
+    "bbox/AP50",
+    "bbox/AR",
+    "crowd/AP50",
+    "crowd/mMR",
+    "crowd/recall",
+)
+
+
+def column_header(column):
+    section, metric = column.split("/")
+    prefix, suffix = SECTIONS[section]
+    return f"{prefix}{metric} {suffix}"
+
+
+def metric_value(res, column):
+    """The value of a ``"<section>/<metric>"`` column in one row's eval_results.json (or None)."""
+    section, metric = column.split("/")
+    if section.endswith("delta"):
+        base = "bbox" if section == "delta" else "crowd"
+        raw, nms = (metric_value(res, f"{s}/{metric}") for s in (base, base + "_nms"))
+        return None if raw is None or nms is None else nms - raw
+    values = res.get(section, {})
+    if metric == "AR":
+        metric = next((k for k in values if k.startswith("AR@")), None)
+    return values.get(metric) if metric else None
+
+
+def table(rows, out_root, layout=DEFAULT_LAYOUT):
+    header = ["row", *(column_header(c) for c in layout), "iters", "time"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         label = row[0]
         d = os.path.join(out_root, slug(label))
+        label = label.replace("|", "\\|")  # a markdown cell (PSS's "... | one-to-many pred.")
         try:
             with open(os.path.join(d, "eval_results.json")) as f:
                 res = json.load(f)
@@ -211,29 +246,12 @@ def table(rows, out_root):
         )
         if meta.get("eval_of"):
             iters = f"(model of {meta['eval_of']!r})"
-        raw, nms, crowd = res.get("bbox", {}), res.get("bbox_nms", {}), res.get("crowd", {})
-        ap, ap_nms = raw.get("AP"), nms.get("AP")
-        delta = None if ap is None or ap_nms is None else ap_nms - ap
-        ar_key = next((k for k in raw if k.startswith("AR@")), None)
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    label,
-                    fmt(ap),
-                    fmt(ap_nms),
-                    ("+" if (delta or 0) >= 0 else "") + fmt(delta),
-                    fmt(raw.get("AP50")),
-                    fmt(raw.get(ar_key) if ar_key else None),
-                    fmt(crowd.get("AP50")),
-                    fmt(crowd.get("mMR")),
-                    fmt(crowd.get("recall")),
-                    iters,
-                    wall_time(meta),
-                ]
-            )
-            + " |"
-        )
+        cells = []
+        for column in layout:
+            value = metric_value(res, column)
+            sign = "+" if "delta" in column.split("/")[0] and (value or 0) >= 0 else ""
+            cells.append(sign + fmt(value))
+        lines.append("| " + " | ".join([label, *cells, iters, wall_time(meta)]) + " |")
     return "\n".join(lines)
 
 
@@ -280,12 +298,13 @@ def main():
                 )
                 chosen.add(eval_of)
     regime = args.regime if args.scale == "cpu" else "paper"
-    out_root = os.path.join(args.output_dir, args.study, regime)
+    # absolute: train_net.py runs in the repository root, this script may run anywhere
+    out_root = os.path.join(os.path.abspath(args.output_dir), args.study, regime)
     if not args.table_only:
         for row in rows:
             run_row(args, row, out_root)
     print(f"\n{args.study} ({args.scale} scale, {regime}, seed {args.seed})\n")
-    print(table(rows, out_root))
+    print(table(rows, out_root, LAYOUTS.get(args.study, DEFAULT_LAYOUT)))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,20 @@ from itertools import product
 
 from d2dense.config import CPU_REGIMES
 
-__all__ = ["STUDIES", "REGIMES"]
+__all__ = ["STUDIES", "LAYOUTS", "REGIMES"]
 
 D = "DeFCN/"
 
 STUDIES = OrderedDict()
+# The columns of each study's table, as the paper's table has them ("<section>/<metric>" of the
+# evaluator's results, projects/run_study.py); a study without an entry gets run_study's default.
+LAYOUTS = {}
+
+
+def nms_pair(*metrics):
+    """Each metric without and with NMS (the papers' "w/o / w/" cells), then its Delta."""
+    return tuple(f"{s}/{m}" for m in metrics for s in ("bbox", "bbox_nms", "delta"))
+
 
 # DeFCN Table 1: one-to-many baseline vs one-to-one rules vs POTO and its add-ons.
 STUDIES["defcn_table1"] = [
@@ -26,8 +35,13 @@ STUDIES["defcn_table1"] = [
     ("POTO+3DMF", D + "poto_3dmf_R_50_FPN_3x.py", []),
     ("POTO+3DMF+Aux", D + "poto_3dmf_aux_R_50_FPN_3x.py", []),
 ]
+# Table 1's columns: mAP and mAR, each w/ NMS, w/o NMS and Delta.
+LAYOUTS["defcn_table1"] = tuple(
+    f"{s}/{m}" for m in ("AP", "AR") for s in ("bbox_nms", "bbox", "delta")
+)
 # The three rows the issue's evidence asks for (a cheaper subset of Table 1).
 STUDIES["defcn_core"] = [STUDIES["defcn_table1"][i] for i in (0, 4, 6)]
+LAYOUTS["defcn_core"] = LAYOUTS["defcn_table1"]
 
 # DeFCN Table 3: alpha x spatial prior (POTO, no 3DMF / aux).
 STUDIES["defcn_table3"] = [
@@ -38,6 +52,7 @@ STUDIES["defcn_table3"] = [
     )
     for prior, alpha in product(("center", "inside", "global"), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
 ]
+LAYOUTS["defcn_table3"] = nms_pair("AP")
 
 # DeFCN Table 4: Add vs Mul quality.
 STUDIES["defcn_table4"] = [
@@ -48,6 +63,7 @@ STUDIES["defcn_table4"] = [
     )
     for q, a in (("add", 0.2), ("add", 0.5), ("add", 0.8), ("mul", 0.8))
 ]
+LAYOUTS["defcn_table4"] = nms_pair("AP", "AP50", "AP75")
 
 # DeFCN Table 5: 3DMF / Aux on and off, and 3D max filtering as post-processing on FCOS.
 STUDIES["defcn_table5"] = [
@@ -66,6 +82,7 @@ STUDIES["defcn_table5"] = [
     ("POTO + Aux", D + "poto_aux_R_50_FPN_3x.py", []),
     ("POTO + 3DMF + Aux", D + "poto_3dmf_aux_R_50_FPN_3x.py", []),
 ]
+LAYOUTS["defcn_table5"] = nms_pair("AP")
 
 # DeFCN Table 6: phi x tau of 3DMF.
 STUDIES["defcn_table6"] = [
@@ -76,6 +93,23 @@ STUDIES["defcn_table6"] = [
     )
     for tau, phi in product((0, 2, 4), (1, 3, 5))
 ]
+LAYOUTS["defcn_table6"] = nms_pair("AP")
+
+# DeFCN Table 7: larger backbones (the paper evaluates on test-dev; these rows evaluate on val).
+# The baselines are read w/ NMS, DeFCN w/o NMS. The ResNeXt-101+DCN rows share DeFCN's backbone.
+R101 = [
+    "model.backbone.bottom_up.stages.depth=101",
+    "train.init_checkpoint=detectron2://ImageNetPretrained/MSRA/R-101.pkl",
+]
+STUDIES["defcn_table7"] = [
+    ("R101 RetinaNet", "Baselines/retinanet_R_50_FPN_3x.py", R101),
+    ("R101 FCOS", "Baselines/fcos_R_50_FPN_3x.py", R101),
+    ("R101 Ours", D + "poto_3dmf_aux_R_101_FPN_3x.py", []),
+    ("X101+DCN RetinaNet", "Baselines/retinanet_X_101_32x8d_DCN_FPN_2x.py", []),
+    ("X101+DCN FCOS", "Baselines/fcos_X_101_32x8d_DCN_FPN_2x.py", []),
+    ("X101+DCN Ours", D + "poto_3dmf_aux_X_101_32x8d_DCN_FPN_2x.py", []),
+]
+LAYOUTS["defcn_table7"] = nms_pair("AP")
 
 # DeFCN Table 8: CrowdHuman.
 STUDIES["defcn_table8"] = [
@@ -85,6 +119,9 @@ STUDIES["defcn_table8"] = [
     ("POTO+3DMF", D + "crowdhuman/poto_3dmf_R_50_FPN_30k.py", []),
     ("POTO+3DMF+Aux", D + "crowdhuman/poto_3dmf_aux_R_50_FPN_30k.py", []),
 ]
+# AP50 / mMR / recall w/o and w/ NMS: the paper reads its NMS baselines w/ NMS and POTO w/o NMS.
+CROWD_LAYOUT = tuple(f"{s}/{m}" for s in ("crowd", "crowd_nms") for m in ("AP50", "mMR", "recall"))
+LAYOUTS["defcn_table8"] = CROWD_LAYOUT
 
 # CPU-scale regimes of ../shared/cpu-study.md: dataset overrides + iterations. `num_classes` follows
 # the dataset. The memorisation regime trains and evaluates on the same 16 Penn-Fudan images.
@@ -92,10 +129,12 @@ REGIMES = CPU_REGIMES  # ../shared/cpu-study.md's regimes (d2dense/config.py)
 
 # `make demo`: the one-to-many baseline next to the full DeFCN, on the bundled sample.
 STUDIES["demo"] = [STUDIES["defcn_table1"][0], STUDIES["defcn_table1"][6]]
+LAYOUTS["demo"] = LAYOUTS["defcn_table1"]
 
 
 def _load_method_studies():
-    """Each method may add its tables in ``projects/studies_<method>.py`` (a ``STUDIES`` dict)."""
+    """Each method may add its tables in ``projects/studies_<method>.py`` (a ``STUDIES`` dict, and
+    optionally a ``LAYOUTS`` dict of their columns)."""
     import glob
     import importlib.util
     import os
@@ -109,6 +148,7 @@ def _load_method_studies():
             if name in STUDIES:
                 raise KeyError(f"study {name!r} of {path} is already defined")
             STUDIES[name] = rows
+        LAYOUTS.update(getattr(module, "LAYOUTS", {}))
 
 
 _load_method_studies()

@@ -12,6 +12,8 @@ DETECTORS = (
 )
 
 STUDIES = OrderedDict()
+# Tables 1-2: "AP" (w/o NMS), "AP(+NMS)" and their difference; Table 3 below.
+LAYOUTS = {}
 
 # Table 1: one-to-many (the original detectors) vs one-to-one (location cost on the pre-defined
 # candidates, the detectors' own criterion).
@@ -81,7 +83,12 @@ STUDIES["onenet_table3"] = [
     ("FCOS (NMS)", O + "crowdhuman/fcos_o2m_R_50_FPN_47k.py", []),
     ("FCOS + o2o + cls.", O + "crowdhuman/fcos_o2o_cls_R_50_FPN_47k.py", []),
 ]
+LAYOUTS["onenet_table3"] = tuple(
+    f"{s}/{m}" for s in ("crowd", "crowd_nms") for m in ("AP50", "mMR", "recall")
+)
 
 # The issue's evidence (the Table 2 effect on FCOS): one-to-one with location cost only vs with
 # classification cost on the same pre-defined location cost, and the end-to-end FCOS.
 STUDIES["onenet_core"] = [STUDIES["onenet_table2"][i] for i in (6, 7, 8)]
+for _name in STUDIES:
+    LAYOUTS.setdefault(_name, ("bbox/AP", "bbox_nms/AP", "delta/AP", "bbox/AP50", "bbox/AR"))

@@ -10,7 +10,7 @@ its "AP w/ NMS" column; read the end-to-end row's "AP w/o NMS" column.
 from collections import OrderedDict
 from itertools import product
 
-__all__ = ["STUDIES"]
+__all__ = ["STUDIES", "LAYOUTS"]
 
 P = "PSS/"
 # Discard the PSS branch: FCOS / ATSS scores, raw candidates (the evaluator applies NMS 0.6).
@@ -29,17 +29,34 @@ def with_one_to_many(rows):
 
 
 STUDIES = OrderedDict()
+# Columns: mAP and mAR w/o NMS (read for an end-to-end row) and w/ NMS (read for a baseline or a
+# "one-to-many pred." row), as the paper's "end-to-end pred. (w/o NMS)" / "one-to-many pred. (w/
+# NMS)" columns.
+BOTH = ("bbox/AP", "bbox_nms/AP", "bbox/AR", "bbox_nms/AR")
+LAYOUTS = {}
 
-# Table 1 (R50 rows): baselines with NMS vs the NMS-free models.
+# Table 1: baselines with NMS vs the NMS-free models, R50 and R101 (the X-101-DCN and Res2Net-101
+# rows have no config); the R50 DeFCN row is DeFCN's full model (configs/DeFCN).
 STUDIES["pss_table1"] = [
-    ("FCOS", P + "fcos_R_50_FPN_3x.py", []),
-    ("ATSS", P + "atss_R_50_FPN_3x.py", []),
-    ("FCOS_PSS", P + "fcos_pss_R_50_FPN_3x.py", []),
-    ("ATSS_PSS", P + "atss_pss_R_50_FPN_3x.py", []),
+    row
+    for depth, prefix in (("50", ""), ("101", "R101 "))
+    for row in [
+        (f"{prefix}FCOS", P + f"fcos_R_{depth}_FPN_3x.py", []),
+        (f"{prefix}ATSS", P + f"atss_R_{depth}_FPN_3x.py", []),
+    ]
+    + ([("DeFCN", "DeFCN/poto_3dmf_aux_R_50_FPN_3x.py", [])] if depth == "50" else [])
+    + [
+        (f"{prefix}FCOS_PSS", P + f"fcos_pss_R_{depth}_FPN_3x.py", []),
+        (f"{prefix}ATSS_PSS", P + f"atss_pss_R_{depth}_FPN_3x.py", []),
+    ]
 ]
+LAYOUTS["pss_table1"] = BOTH
 
 # The issue's evidence: FCOS vs FCOS_PSS, end-to-end and one-to-many predictions.
-STUDIES["pss_core"] = [STUDIES["pss_table1"][0]] + with_one_to_many([STUDIES["pss_table1"][2]])
+STUDIES["pss_core"] = [r for r in STUDIES["pss_table1"] if r[0] == "FCOS"] + with_one_to_many(
+    [r for r in STUDIES["pss_table1"] if r[0] == "FCOS_PSS"]
+)
+LAYOUTS["pss_core"] = BOTH
 
 # Table 2: stop-grad off / on.
 STUDIES["pss_table2"] = with_one_to_many(
@@ -63,6 +80,7 @@ STUDIES["pss_table3"] = [
         ["train.init_checkpoint=STUDY_DIR/ATSS_step_one/model_final.pth"],
     ),
 ]
+LAYOUTS["pss_table3"] = ("bbox/AP",)
 
 # Table 4: PSS on the regression vs the classification tower.
 STUDIES["pss_table4"] = with_one_to_many(
@@ -111,6 +129,7 @@ STUDIES["pss_table8"] = [
     )
     for mode, alpha in product(("add", "mul"), (0.2, 0.4, 0.6, 0.8))
 ]
+LAYOUTS["pss_table8"] = ("bbox/AP", "bbox/AR")
 
 # Table 9: ranking loss off / on.
 STUDIES["pss_table9"] = [
@@ -123,3 +142,6 @@ STUDIES["pss_table9"] = [
         (("FCOS_PSS", "fcos_pss"), ("ATSS_PSS", "atss_pss")), (False, True)
     )
 ]
+LAYOUTS["pss_table9"] = ("bbox/AP",)
+for _name in ("pss_table2", "pss_table4", "pss_table5", "pss_table6", "pss_table7"):
+    LAYOUTS[_name] = BOTH

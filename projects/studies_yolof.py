@@ -6,7 +6,7 @@ Every row runs at paper scale or with ``--scale cpu`` (projects/run_study.py); t
 
 from collections import OrderedDict
 
-__all__ = ["STUDIES"]
+__all__ = ["STUDIES", "LAYOUTS"]
 
 Y = "YOLOF/"
 BASE = Y + "yolof_R_50_C5_1x.py"
@@ -95,9 +95,18 @@ STUDIES["yolof_fig1_encoders"] = [
     _row("SiSo", Y + "encoders/retinanet_siso_R_50_1x.py"),
 ]
 
-# Table 1 / Table 9: the model zoo rows.
+# Table 1 / Table 9: the model zoo rows. Table 1's "RetinaNet+" rows (GIoU, GN heads, implicit
+# objectness) and its 3x multi-scale X101 rows have no config.
 STUDIES["yolof_table1"] = [
     _row("RetinaNet R50-FPN", "Baselines/retinanet_R_50_FPN_1x.py"),
+    _row(
+        "RetinaNet R101-FPN",
+        "Baselines/retinanet_R_50_FPN_1x.py",
+        [
+            "model.backbone.bottom_up.stages.depth=101",
+            "train.init_checkpoint=detectron2://ImageNetPretrained/MSRA/R-101.pkl",
+        ],
+    ),
     _row("YOLOF R50-C5", BASE),
     _row("YOLOF R101-C5", Y + "yolof_R_101_C5_1x.py"),
     _row("YOLOF X101-64x4d-C5", Y + "yolof_X_101_64x4d_C5_1x.py"),
@@ -106,4 +115,12 @@ STUDIES["yolof_table1"] = [
 ]
 
 # Evidence of the issue: YOLOF vs RetinaNet (small variants with --scale cpu), AP and APs/m/l.
-STUDIES["yolof_core"] = [STUDIES["yolof_table1"][0], STUDIES["yolof_table1"][1]]
+STUDIES["yolof_core"] = [
+    r for r in STUDIES["yolof_table1"] if r[0] in ("RetinaNet R50-FPN", "YOLOF R50-C5")
+]
+
+# Every YOLOF table reads the detector with NMS 0.6 (Sec. 5): AP, AP50, AP75, APs / APm / APl.
+LAYOUTS = {
+    name: tuple(f"bbox_nms/{m}" for m in ("AP", "AP50", "AP75", "APs", "APm", "APl"))
+    for name in STUDIES
+}
