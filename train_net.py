@@ -157,7 +157,17 @@ def main_lazy(args, cfg):
 
 # ---------------------------------------------------------------------------------------- yacs
 class YacsTrainer(DefaultTrainer):
-    """DefaultTrainer with d2dense's evaluators and validating mapper."""
+    """DefaultTrainer with d2dense's evaluators and validating mapper. Every evaluation (the
+    periodic and final ones of training, and --eval-only) writes eval_results.json and
+    inference_timing.json, as in the LazyConfig route."""
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        results = timed_evaluation(
+            model, cfg.OUTPUT_DIR, lambda: super(YacsTrainer, cls).test(cfg, model, evaluators)
+        )
+        _save_results(cfg.OUTPUT_DIR, results)
+        return results
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
@@ -197,9 +207,7 @@ def main_yacs(args, cfg):
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
-        results = timed_evaluation(model, cfg.OUTPUT_DIR, lambda: YacsTrainer.test(cfg, model))
-        _save_results(cfg.OUTPUT_DIR, results)
-        return results
+        return YacsTrainer.test(cfg, model)
     trainer = YacsTrainer(cfg)
     check_start_weights(
         trainer.model,

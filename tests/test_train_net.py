@@ -90,6 +90,7 @@ def test_lazy_train_then_eval_only(tmp_path):
     )
     for name in ("config.yaml", "log.txt", "metrics.json", "model_final.pth", "eval_results.json"):
         assert os.path.isfile(os.path.join(out, name)), name
+    check_timing(out)
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
     with open(os.path.join(out, "log.txt")) as f:
         assert "eta:" in f.read()
@@ -154,6 +155,10 @@ def test_yacs_train_then_eval_only(tmp_path):
     ]
     run(["--config-file", cfg, *small, "OUTPUT_DIR", out], tmp_path)
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
+    # the final evaluation of training writes its results and timing, as the LazyConfig route
+    with open(os.path.join(out, "eval_results.json")) as f:
+        assert "bbox_nms" in json.load(f)
+    check_timing(out)
     out2 = str(tmp_path / "eval")
     run(
         [
