@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from studies import LAYOUTS, REGIMES, STUDIES  # noqa: E402
+from studies import LAYOUTS, PAPER_OVERRIDES, REGIMES, STUDIES  # noqa: E402
 
 from d2dense.config import regime_overrides  # noqa: E402
 
@@ -45,7 +45,7 @@ def slug(text):
 
 def row_overrides(args, regime):
     if args.scale == "paper":
-        return []
+        return list(PAPER_OVERRIDES.get(args.study, []))
     return regime_overrides(regime, args.max_iter or None, args.seed)
 
 
