@@ -64,11 +64,20 @@ def run_row(args, row, out_root):
     overrides = [o.replace(STUDY_DIR, out_root) for o in overrides]
     out_dir = os.path.join(out_root, slug(label))
     result_file = os.path.join(out_dir, "eval_results.json")
+    weights = os.path.join(out_root, slug(eval_of), "model_final.pth") if eval_of else None
+    stale = False
     if os.path.isfile(result_file) and not args.force:
-        return
+        newer = newer_inputs(result_file, [weights] + overrides)
+        if not newer:
+            return
+        # another row was re-run (e.g. with --force) after this one read its model: the results
+        # would describe the old model, so the row starts again
+        print(
+            f"[{label}] {newer[0]} is newer than this row's results: running it again", flush=True
+        )
+        stale = True
     eval_only, resume = [], []
     if eval_of is not None:
-        weights = os.path.join(out_root, slug(eval_of), "model_final.pth")
         if not os.path.isfile(weights):
             raise SystemExit(
                 f"row {label!r} re-evaluates {eval_of!r}, which has no {weights}: run that row first"
@@ -88,7 +97,7 @@ def run_row(args, row, out_root):
         *args.opts,
     ]
     started_file = os.path.join(out_dir, "study_row.started.json")
-    resumed_at = None if eval_of is not None or args.force else resume_point(out_dir)
+    resumed_at = None if eval_of is not None or args.force or stale else resume_point(out_dir)
     if resumed_at is not None:
         previous = read_json(started_file).get("cmd")
         # the interpreter may differ (another venv); the rest of the command is the row's identity
@@ -134,6 +143,17 @@ def run_row(args, row, out_root):
             f,
             indent=2,
         )
+
+
+def newer_inputs(result_file, inputs):
+    """The checkpoints of other rows a row reads (the model it re-evaluates, a ``STUDY_DIR``
+    weight in its overrides: a path given as ``key=path`` or bare) that changed after
+    ``result_file`` was written."""
+    made = os.path.getmtime(result_file)
+    paths = [i.split("=", 1)[-1] for i in inputs if i]
+    return [
+        p for p in paths if p.endswith(".pth") and os.path.isfile(p) and os.path.getmtime(p) > made
+    ]
 
 
 def read_json(path):

@@ -167,6 +167,40 @@ def test_resumed_row_keeps_only_the_checkpoint_it_resumes_from(tmp_path, monkeyp
     assert sorted(p.name for p in out_dir.glob("model_*")) == ["model_0000499.pth"]
 
 
+def test_rows_reading_a_retrained_row_run_again(tmp_path, monkeypatch):
+    """A row that re-evaluates another row's model, or starts from it (PSS two-step), is run
+    again when that model is newer than its results (the other row re-run with --force); it is
+    skipped while its results are newer."""
+    run_study, calls, args, _ = _resume_fixture(tmp_path, monkeypatch)
+    trained = tmp_path / "ATSS"
+    os.makedirs(trained)
+    weights = trained / "model_final.pth"
+    weights.write_bytes(b"old model")
+    rows = [
+        ("ATSS | one-to-many", "PSS/atss_pss_R_50_FPN_3x.py", ["model.x=1"], "ATSS"),
+        ("step two", "PSS/atss_pss_two_step_R_50_FPN_1x.py",
+         ["train.init_checkpoint=STUDY_DIR/ATSS/model_final.pth"]),
+    ]  # fmt: skip
+    for row in rows:
+        run_study.run_row(args, row, str(tmp_path))
+        (tmp_path / run_study.slug(row[0]) / "eval_results.json").write_text("{}")
+    assert len(calls) == 2
+    for row in rows:  # results newer than the model: skipped
+        run_study.run_row(args, row, str(tmp_path))
+    assert len(calls) == 2
+    step_two = tmp_path / "step_two"
+    (step_two / "last_checkpoint").write_text("model_final.pth")
+    (step_two / "model_final.pth").write_bytes(b"step two of the old model")
+    later = os.path.getmtime(step_two / "eval_results.json") + 10
+    os.utime(weights, (later, later))  # the ATSS row was trained again
+    for row in rows:
+        run_study.run_row(args, row, str(tmp_path))
+    assert len(calls) == 4
+    assert "--eval-only" in calls[2] and "--resume" not in calls[3]
+    # step two starts over from the new model, not from its checkpoint of the old one
+    assert not (step_two / "model_final.pth").exists()
+
+
 def test_resume_point_reads_detectron2_last_checkpoint(tmp_path):
     import run_study
 
