@@ -261,9 +261,7 @@ def table(rows, out_root, layout=DEFAULT_LAYOUT):
             lines.append(f"| {label} | not run |" + " |" * (len(header) - 2))
             continue
         meta = read_json(os.path.join(d, "study_row.json"))
-        iters = next(
-            (o.split("=")[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")), "-"
-        )
+        iters = trained_iters(d, meta)
         if meta.get("eval_of"):
             iters = f"(model of {meta['eval_of']!r})"
         cells = []
@@ -273,6 +271,28 @@ def table(rows, out_root, layout=DEFAULT_LAYOUT):
             cells.append(sign + fmt(value))
         lines.append("| " + " | ".join([label, *cells, iters, wall_time(meta)]) + " |")
     return "\n".join(lines)
+
+
+def trained_iters(row_dir, meta):
+    """The row's iterations: its command's ``train.max_iter=``, else (paper scale, where the
+    config sets it) the ``config.yaml`` the run saved (LazyConfig or yacs)."""
+    import yaml
+
+    given = [o.split("=", 1)[1] for o in meta.get("cmd", []) if o.startswith("train.max_iter=")]
+    if given:
+        return given[-1]
+
+    class Loader(yaml.SafeLoader):
+        pass  # LazyConfig.save writes python objects (ShapeSpec) as tags: read them as None
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    try:
+        with open(os.path.join(row_dir, "config.yaml")) as f:
+            cfg = yaml.load(f, Loader=Loader) or {}
+    except (FileNotFoundError, yaml.YAMLError):
+        return "-"
+    value = (cfg.get("train") or {}).get("max_iter") or (cfg.get("SOLVER") or {}).get("MAX_ITER")
+    return str(value) if value else "-"
 
 
 def wall_time(meta):

@@ -414,3 +414,23 @@ def test_relative_output_dir_is_made_absolute(tmp_path, monkeypatch):
     run_study.main()
     (out,) = [o for o in calls[0] if o.startswith("train.output_dir=")]
     assert out == f"train.output_dir={tmp_path}/rel/defcn_core/memorisation/FCOS_w_o_ctr_1_many"
+
+
+def test_iterations_of_a_paper_scale_row_come_from_its_saved_config(tmp_path):
+    """At paper scale the command has no ``train.max_iter=``: the table reads the config.yaml the
+    run saved (LazyConfig, with python tags, or yacs)."""
+    import run_study
+
+    lazy, yacs = tmp_path / "lazy", tmp_path / "yacs"
+    for d in (lazy, yacs):
+        os.makedirs(d)
+    (lazy / "config.yaml").write_text(
+        "model:\n  shape: !!python/object:detectron2.layers.shape_spec.ShapeSpec {channels: 3}\n"
+        "train: {max_iter: 180000}\n"
+    )
+    (yacs / "config.yaml").write_text("SOLVER:\n  MAX_ITER: 90000\n")
+    assert run_study.trained_iters(str(lazy), {"cmd": ["train_net.py"]}) == "180000"
+    assert run_study.trained_iters(str(yacs), {}) == "90000"
+    assert run_study.trained_iters(str(tmp_path), {}) == "-"  # no config saved
+    cmd = {"cmd": ["train.max_iter=600", "train.max_iter=1500"]}  # the last override wins
+    assert run_study.trained_iters(str(lazy), cmd) == "1500"
