@@ -115,21 +115,32 @@ class LoadedConfig:
 
 
 def _reapply_overrides(cfg, opts: List[str], config_file: str) -> None:
-    """Apply ``key=value`` overrides to a scaled LazyConfig. One whose parent the scale replaced
-    (e.g. ``model.backbone.bottom_up.*`` once ``scale=cpu`` swapped in the R18-FPN) is an error
-    naming it, not a key silently added to the new part."""
+    """Apply ``key=value`` overrides to a scaled LazyConfig, except, with a warning naming them,
+    those the scale must keep: a key whose parent it replaced (``model.backbone.bottom_up.*``
+    once ``scale=cpu`` swapped in the R18-FPN, e.g. a paper row's R101 depth) and ImageNet
+    weights for the backbone it trains from scratch."""
     from omegaconf import OmegaConf
 
+    kept = []
     for o in opts:
-        key = o.split("=", 1)[0].lstrip("+~")
+        key, _, value = o.partition("=")
+        key = key.lstrip("+~")
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         if parent and OmegaConf.select(cfg, parent, default=None) is None:
-            raise ValueError(
-                f"{config_file}: override {o!r}: scale={cfg.scale} replaces this part of the "
-                f"config ({parent} no longer exists); drop the override or set the scaled "
-                "config's own keys"
-            )
-    LazyConfig.apply_overrides(cfg, opts)
+            why = f"it replaces {parent}"
+        elif (
+            key == "train.init_checkpoint"
+            and cfg.scale != "paper"
+            and value.startswith("detectron2://ImageNetPretrained/")
+        ):
+            why = "it trains its backbone from scratch"
+        else:
+            kept.append(o)
+            continue
+        logger.warning(
+            "%s: override %r not applied at scale=%s: %s", config_file, o, cfg.scale, why
+        )
+    LazyConfig.apply_overrides(cfg, kept)
 
 
 def load_config(config_file: str, opts: Sequence[str] = (), device: Optional[str] = None):
@@ -141,8 +152,12 @@ def load_config(config_file: str, opts: Sequence[str] = (), device: Optional[str
     opts = list(opts)
     if is_lazy_config(config_file):
         cfg = LazyConfig.load(config_file)
+        # a run's saved config.yaml is already scaled (with the run's overrides): scaled again
+        # only when the command line asks for another scale
+        saved_scale = None if config_file.endswith(".py") else cfg.get("scale", "paper")
         cfg = LazyConfig.apply_overrides(cfg, opts)
-        apply_scale(cfg)
+        if cfg.get("scale", "paper") != saved_scale:
+            apply_scale(cfg)
         # the command line wins over the scale's settings (scale=cpu train.max_iter=5000 trains
         # 5000 iterations, dataloader.train.total_batch_size=2 a batch of 2): apply it again
         _reapply_overrides(cfg, [o for o in opts if not o.startswith("scale=")], config_file)

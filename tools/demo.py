@@ -97,6 +97,14 @@ def run_images(predictor, metadata_name, args):
     paths = expand_inputs(args.input)
     if len(paths) > 1 and args.output and os.path.splitext(args.output)[1]:
         raise ValueError(f"--output {args.output!r} is a file but there are {len(paths)} inputs")
+    seen = {}
+    for path in paths:
+        other = seen.setdefault(os.path.basename(path), path)
+        if args.output and other != path:
+            raise ValueError(
+                f"--input {other!r} and {path!r} would both be drawn to "
+                f"{os.path.join(args.output, os.path.basename(path))!r}: give them distinct names"
+            )
     written = []
     for path in paths:
         image = read_image(path, format="BGR")

@@ -2,6 +2,7 @@
 the batch-1 timer, tools/benchmark.py and tools/demo.py."""
 
 import json
+import logging
 import os
 import sys
 import time
@@ -113,7 +114,7 @@ def test_lazy_and_yacs_configs_load_the_same_way():
         load_config(DEFCN_YACS, ["scale=cpu"])
 
 
-def test_command_line_overrides_win_over_the_cpu_scale():
+def test_command_line_overrides_win_over_the_cpu_scale(tmp_path):
     """scale=cpu sets the batch, LR, schedule and checkpoint period; the user's overrides of the
     same keys must not be silently replaced by it (in any order on the command line)."""
     opts = [
@@ -130,9 +131,37 @@ def test_command_line_overrides_win_over_the_cpu_scale():
         assert cfg.train.checkpointer.period == 100
         assert cfg.lr_multiplier.max_iter == 5000  # the schedule follows it
         assert cfg.model.backbone.depth == 18  # still the CPU variant
-    # a key of a part the CPU variant replaces: an error naming it, not silently dropped
-    with pytest.raises(ValueError, match="model.backbone.bottom_up.freeze_at"):
-        load_config(DEFCN, SMALL + ["model.backbone.bottom_up.freeze_at=3"])
+    # the config.yaml such a run saves is already scaled: reloaded (--eval-only, --resume), it
+    # keeps the values it was trained with
+    from detectron2.config import LazyConfig
+
+    saved = str(tmp_path / "config.yaml")
+    LazyConfig.save(load_config(DEFCN, SMALL + opts).cfg, saved)
+    cfg = load_config(saved).cfg
+    assert cfg.train.max_iter == 5000 and cfg.dataloader.train.total_batch_size == 2
+    assert cfg.optimizer.lr == 0.02 and cfg.train.checkpointer.period == 100
+    # a paper row's R101 overrides: the backbone stays the CPU variant's R18 from scratch, with a
+    # warning naming each override, and no stray key is added to it
+    from d2dense import engine
+
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    engine.logger.addHandler(handler)
+    try:
+        r101 = [
+            "model.backbone.bottom_up.stages.depth=101",
+            "train.init_checkpoint=detectron2://ImageNetPretrained/MSRA/R-101.pkl",
+        ]
+        cfg = load_config(DEFCN, SMALL + r101).cfg
+    finally:
+        engine.logger.removeHandler(handler)
+    assert cfg.model.backbone.depth == 18 and "bottom_up" not in cfg.model.backbone
+    assert cfg.train.init_checkpoint == ""  # the R18 trains from scratch
+    for o in r101:
+        assert any(o in r.getMessage() for r in records), o
+    # a checkpoint of the user's own is kept
+    assert load_config(DEFCN, SMALL + ["train.init_checkpoint=a.pth"]).weights == "a.pth"
 
 
 @pytest.mark.parametrize("config,opts", [(DEFCN, SMALL), (DEFCN_YACS, [])])
@@ -238,3 +267,18 @@ def test_demo_names_a_missing_input(tmp_path):
         demo_tool.main(
             ["--config-file", DEFCN, "--input", str(tmp_path / "nope.jpg"), "--opts", *SMALL]
         )
+
+
+def test_demo_refuses_inputs_that_would_overwrite_each_other(tmp_path):
+    """Two folders holding the same file name: the second picture would silently replace the
+    first in --output; the demo stops before running the model, naming both."""
+    src = DatasetCatalog.get("coco_sample_person_tiny")[0]["file_name"]
+    for cam in ("cam1", "cam2"):
+        (tmp_path / cam).mkdir()
+        os.symlink(src, tmp_path / cam / "0001.jpg")
+    with pytest.raises(ValueError, match="cam1.*cam2"):
+        demo_tool.main(
+            ["--config-file", DEFCN, "--input", str(tmp_path / "cam1"), str(tmp_path / "cam2")]
+            + ["--output", str(tmp_path / "out"), "--opts", *SMALL]
+        )
+    assert not (tmp_path / "out").exists()
