@@ -90,6 +90,8 @@ def add_fcos_config(cfg: CN) -> None:
     # < 0: no NMS (raw candidates; the NMS-aware evaluator then reports both columns)
     _C.MODEL.FCOS.NMS_THRESH_TEST = 0.6
     _C.MODEL.FCOS.TEST_MAX_FILTER = []  # [phi, tau]: 3D max filtering post-processing
+    # [k, iou]: NMS only within each level's k x k neighbourhoods (DeFCN Table 2)
+    _C.MODEL.FCOS.TEST_SPATIAL_NMS = []
 
 
 def cpu_lr_multiplier(max_iter: int, warmup_iters: int = 100, decay_at: float = 0.8):

@@ -19,7 +19,7 @@ from detectron2.modeling.meta_arch.fcos import FCOSHead as _UpstreamFCOSHead
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
 from .max_filter import keep_local_maxima_3d
-from .postprocess import detect_batch, detect_single_image
+from .postprocess import detect_batch, detect_single_image, suppress_within_spatial_range
 
 __all__ = ["FCOS", "FCOSHead"]
 
@@ -73,8 +73,9 @@ class FCOSHead(_UpstreamFCOSHead):
 class FCOS(_UpstreamFCOS):
     """Upstream FCOS plus: ``use_centerness`` (DeFCN Table 1 baseline), ``test_nms_thresh=None`` for
     raw (NMS-free) outputs, ``test_max_filter=(phi, tau)`` for 3D max filtering as post-processing
-    (DeFCN Table 5, the row marked *), and ``@configurable`` so ``MODEL.META_ARCHITECTURE: FCOS``
-    builds it."""
+    (DeFCN Table 5, the row marked *), ``test_spatial_nms=(k, iou)`` for NMS within each level's
+    k x k neighbourhoods only (DeFCN Table 2), and ``@configurable`` so
+    ``MODEL.META_ARCHITECTURE: FCOS`` builds it."""
 
     @configurable
     def __init__(
@@ -83,11 +84,23 @@ class FCOS(_UpstreamFCOS):
         use_centerness: bool = True,
         test_nms_thresh: Optional[float] = 0.6,
         test_max_filter: Optional[Tuple[int, int]] = None,
+        test_spatial_nms: Optional[Tuple[int, float]] = None,
         **kwargs,
     ):
         super().__init__(test_nms_thresh=test_nms_thresh, **kwargs)
         self.use_centerness = use_centerness
         self.test_max_filter = tuple(test_max_filter) if test_max_filter else None
+        self.test_spatial_nms = None
+        if test_spatial_nms:
+            kernel_size, iou = test_spatial_nms
+            if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
+                raise ValueError(
+                    f"test_spatial_nms=(k, iou): k must be an odd number of locations >= 1, "
+                    f"got {kernel_size!r}"
+                )
+            if not 0.0 < iou <= 1.0:
+                raise ValueError(f"test_spatial_nms=(k, iou): iou must be in (0, 1], got {iou!r}")
+            self.test_spatial_nms = (int(kernel_size), float(iou))
 
     @classmethod
     def from_config(cls, cfg):
@@ -118,6 +131,7 @@ class FCOS(_UpstreamFCOS):
             "max_detections_per_image": cfg.TEST.DETECTIONS_PER_IMAGE,
             "use_centerness": cfg.MODEL.FCOS.USE_CENTERNESS,
             "test_max_filter": tuple(cfg.MODEL.FCOS.TEST_MAX_FILTER) or None,
+            "test_spatial_nms": tuple(cfg.MODEL.FCOS.TEST_SPATIAL_NMS) or None,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
@@ -149,9 +163,25 @@ class FCOS(_UpstreamFCOS):
             score_maps = [torch.sqrt(s * c.sigmoid()) for s, c in zip(score_maps, predictions[2])]
         if self.test_max_filter is not None:
             score_maps = keep_local_maxima_3d(score_maps, *self.test_max_filter)
-        scores = [permute_to_N_HWA_K(s, self.num_classes) for s in score_maps]
         deltas = [permute_to_N_HWA_K(d, 4) for d in predictions[1]]
         anchors = self.anchor_generator(features)
+        if self.test_spatial_nms is not None:
+            boxes = [
+                self.box2box_transform.apply_deltas(
+                    d.flatten(0, 1), a.tensor.repeat(len(d), 1)
+                ).view_as(d)
+                for d, a in zip(deltas, anchors)
+            ]
+            kernel_size, iou = self.test_spatial_nms
+            score_maps = suppress_within_spatial_range(
+                score_maps,
+                boxes,
+                kernel_size,
+                iou,
+                self.test_score_thresh,
+                self.test_topk_candidates,
+            )
+        scores = [permute_to_N_HWA_K(s, self.num_classes) for s in score_maps]
         return detect_batch(self, anchors, scores, deltas, images.image_sizes)
 
     def inference_single_image(self, anchors, box_cls, box_delta, image_size):

@@ -2,12 +2,20 @@
 
 from typing import List, Optional
 
+import numpy as np
 import torch
+from torchvision.ops import box_iou
 
 from detectron2.layers import batched_nms
 from detectron2.structures import Instances
 
-__all__ = ["select_detections", "detect_single_image", "detect_batch"]
+__all__ = [
+    "select_detections",
+    "detect_single_image",
+    "detect_batch",
+    "greedy_suppression",
+    "suppress_within_spatial_range",
+]
 
 
 def select_detections(
@@ -50,3 +58,60 @@ def detect_batch(detector, anchors, scores, deltas, image_sizes) -> List[Instanc
         detect_single_image(detector, anchors, [s[i] for s in scores], [d[i] for d in deltas], size)
         for i, size in enumerate(image_sizes)
     ]
+
+
+def greedy_suppression(suppresses: torch.Tensor) -> torch.Tensor:
+    """Greedy NMS on a precomputed relation: ``suppresses[i, j]`` says that candidate ``i``, when
+    kept, removes ``j``; candidates are sorted best first. Returns the kept mask (``(M,)`` bool)."""
+    rows = suppresses.triu(1).cpu().numpy()  # a candidate only removes worse ones
+    keep = np.ones(len(rows), dtype=bool)
+    for i in range(len(rows)):
+        if keep[i]:
+            keep[i + 1 :] &= ~rows[i, i + 1 :]
+    return torch.from_numpy(keep).to(suppresses.device)
+
+
+def suppress_within_spatial_range(
+    score_maps: List[torch.Tensor],
+    box_maps: List[torch.Tensor],
+    kernel_size: int,
+    iou_thresh: float,
+    score_thresh: float,
+    topk_candidates: int,
+) -> List[torch.Tensor]:
+    """NMS "in each scale" restricted to a "spatial range" (DeFCN Table 2): per image, level and
+    class, greedy NMS at ``iou_thresh`` among the level's candidates (score > ``score_thresh``, its
+    ``topk_candidates`` best, as the detector's decoding keeps), in which a prediction may only
+    suppress those within the ``kernel_size`` x ``kernel_size`` window around its location. Every
+    score but the surviving candidates' is set to 0, so the usual decoding keeps exactly those. ``kernel_size=1`` removes
+    nothing (one prediction per location and class); a window over the whole map is plain
+    class-aware NMS within each level.
+
+    ``score_maps``: per level ``(N, K, H, W)``; ``box_maps``: per level ``(N, H*W, 4)``, the decoded
+    box of each location in row-major order.
+    """
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(
+            f"spatial range must be an odd number of locations >= 1, got {kernel_size}"
+        )
+    radius = kernel_size // 2
+    filtered = []
+    for scores, boxes in zip(score_maps, box_maps):
+        n, _, h, w = scores.shape
+        flat = scores.reshape(n, -1)  # index = class * H*W + y * W + x
+        kept = torch.zeros_like(flat, dtype=torch.bool)
+        for i in range(n):
+            cand = torch.nonzero(flat[i] > score_thresh).squeeze(1)
+            order = flat[i, cand].argsort(descending=True)[:topk_candidates]
+            cand = cand[order]
+            cls, loc = cand // (h * w), cand % (h * w)
+            y, x = loc // w, loc % w
+            near = (
+                ((y[:, None] - y[None]).abs() <= radius)
+                & ((x[:, None] - x[None]).abs() <= radius)
+                & (cls[:, None] == cls[None])
+            )
+            overlap = box_iou(boxes[i, loc], boxes[i, loc]) > iou_thresh
+            kept[i, cand[greedy_suppression(near & overlap)]] = True
+        filtered.append((flat * kept).reshape(scores.shape))
+    return filtered

@@ -9,6 +9,7 @@ from .fcos import model
 
 model._target_ = DeFCN
 del model.use_centerness
+del model.test_spatial_nms  # FCOS's Table 2 post-processing (NMS per level in a window)
 model.head._target_ = DeFCNHead
 del model.head.use_centerness
 model.head.use_3dmf = True

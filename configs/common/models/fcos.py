@@ -20,3 +20,5 @@ model.test_score_thresh = 0.05
 model.test_nms_thresh = None  # raw candidates; NMSAwareCOCOEvaluator applies NMS 0.6
 model.max_detections_per_image = 1000
 model.test_max_filter = None  # (phi, tau): keep only 3D local maxima of the scores (DeFCN Table 5)
+# (k, iou): NMS at iou only within each level's k x k neighbourhoods of locations (DeFCN Table 2)
+model.test_spatial_nms = None

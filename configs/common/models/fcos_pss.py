@@ -32,6 +32,7 @@ model.test_score_thresh = 0.05
 model.test_topk_candidates = 1000
 model.test_nms_thresh = None  # end-to-end: no NMS
 del model.test_max_filter  # 3D max filtering (DeFCN) has no role in PSS
+del model.test_spatial_nms  # nor DeFCN's Table 2 post-processing
 # Raw candidates: the evaluator's "w/o NMS" column keeps the top 100 (the paper's inference;
 # 500 on CrowdHuman) and its "w/ NMS" column runs NMS over all of them before that cap. A model
 # capped at 100 would make the NMS column cap first. Standalone use (demo, export):

@@ -13,7 +13,8 @@ from .fcos import model
 
 model._target_ = OneNet
 del model.use_centerness
-model.pop("test_max_filter", None)  # FCOS post-processing option; OneNet has no such step
+model.pop("test_max_filter", None)  # FCOS post-processing options; OneNet has no such step
+model.pop("test_spatial_nms", None)
 model.head.use_centerness = False
 # One point per location at ((j + 0.5) s, (i + 0.5) s), stored as a box of side s (as FCOS does).
 model.anchor_generator = L(DefaultAnchorGenerator)(
