@@ -263,7 +263,7 @@ def table(rows, out_root, layout=DEFAULT_LAYOUT):
         meta = read_json(os.path.join(d, "study_row.json"))
         iters = trained_iters(d, meta)
         if meta.get("eval_of"):
-            iters = f"(model of {meta['eval_of']!r})"
+            iters = f"(model of {meta['eval_of']!r})".replace("|", "\\|")
         cells = []
         for column in layout:
             value = metric_value(res, column)

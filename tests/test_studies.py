@@ -433,3 +433,20 @@ def test_iterations_of_a_paper_scale_row_come_from_its_saved_config(tmp_path):
     assert run_study.trained_iters(str(tmp_path), {}) == "-"  # no config saved
     cmd = {"cmd": ["train.max_iter=600", "train.max_iter=1500"]}  # the last override wins
     assert run_study.trained_iters(str(lazy), cmd) == "1500"
+
+
+def test_table_only_prints_defcn_table2_with_its_reevaluated_rows(tmp_path, monkeypatch, capsys):
+    """Table 2: one FCOS training, the ranged-NMS rows re-evaluate it; a '|' in the row they name
+    must not split the markdown cell."""
+    from run_study import slug
+
+    root = tmp_path / "defcn_table2" / "memorisation"
+    base, *ranged = [r[0] for r in STUDIES["defcn_table2"]]
+    assert "|" in base
+    _fake_results(str(root), base, _bbox(14.5, 50.0), _bbox(33.5, 45.0))
+    _fake_results(str(root), ranged[1], _bbox(26.6, 48.0), _bbox(33.4, 45.0))
+    with open(root / slug(ranged[1]) / "study_row.json", "w") as f:
+        json.dump({"eval_of": base, "wall_s": 30.0}, f)
+    rows = {r["row"]: r for r in _table_only("defcn_table2", tmp_path, monkeypatch, capsys)}
+    assert rows[base]["AP w/ NMS"] == "33.5" and rows[ranged[1]]["AP w/o NMS"] == "26.6"
+    assert rows[ranged[1]]["iters"] == f"(model of {base!r})"

@@ -43,6 +43,16 @@ _CONFIG_ROOT = os.path.join(_REPO_ROOT, "configs")
 _CPU_PREFIX = "cpu/"
 
 
+def _config_root() -> str:
+    """The repository's ``configs/``, which the model zoo reads in place (it is not packaged)."""
+    if not os.path.isdir(_CONFIG_ROOT):
+        raise RuntimeError(
+            f"d2dense's configs are not next to the installed package (no {_CONFIG_ROOT}): install "
+            "the repository in editable mode (pip install -e ., as `make install` does)"
+        )
+    return _CONFIG_ROOT
+
+
 def _cpu(regime: str, config: str, max_iter: Optional[int] = None) -> tuple:
     return f"{_CPU_PREFIX}{regime}/{config}", dict(config=config, regime=regime, max_iter=max_iter)
 
@@ -67,8 +77,9 @@ CPU_MODELS: Dict[str, dict] = dict(
 def list_models() -> List[str]:
     """Every name: each experiment config (paper scale) and each CPU-scale model."""
     names = []
-    for dirpath, _, files in os.walk(_CONFIG_ROOT):
-        rel = os.path.relpath(dirpath, _CONFIG_ROOT)
+    root = _config_root()
+    for dirpath, _, files in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
         if rel.split(os.sep)[0] == "common":
             continue
         for f in files:
@@ -94,7 +105,7 @@ def _entry(name: str) -> Optional[dict]:
 def get_config_file(name: str) -> str:
     """Path of the config file of ``name`` (for a CPU-scale name, the paper config it scales)."""
     entry = _entry(name)
-    path = os.path.join(_CONFIG_ROOT, entry["config"] if entry else name)
+    path = os.path.join(_config_root(), entry["config"] if entry else name)
     if not os.path.isfile(path):
         raise RuntimeError(f"{name} is not a config of the d2dense model zoo (no {path})")
     return path

@@ -103,3 +103,14 @@ def test_publish_refuses_a_run_of_another_recipe(tmp_path):
     with pytest.raises(ValueError, match="model.head.use_3dmf: run has True"):
         model_zoo.publish_checkpoint(NAME, str(tmp_path / "run"), str(tmp_path / "zoo"))
     assert not os.path.exists(tmp_path / "zoo" / "manifest.json")
+
+
+def test_a_non_editable_install_without_configs_says_how_to_install(tmp_path, monkeypatch):
+    """``configs/`` is read in place from the checkout; without it (a plain ``pip install .``) the
+    model zoo names the missing folder and the editable install instead of listing nothing."""
+    from d2dense.model_zoo import model_zoo as zoo
+
+    monkeypatch.setattr(zoo, "_CONFIG_ROOT", str(tmp_path / "site-packages" / "configs"))
+    for call in (zoo.list_models, lambda: zoo.get_config_file("DeFCN/poto_R_50_FPN_3x.py")):
+        with pytest.raises(RuntimeError, match="pip install -e"):
+            call()
