@@ -226,11 +226,24 @@ def main(args):
     return (main_lazy if loaded.lazy else main_yacs)(args, loaded.cfg)
 
 
+def worker_count(num_gpus: int) -> int:
+    """Processes to launch: ``--num-gpus``, or one on a machine without CUDA (the CPU runs the
+    model in one process), which is said rather than done silently."""
+    if torch.cuda.is_available():
+        return num_gpus
+    if num_gpus <= 1:
+        return 1
+    logging.getLogger("d2dense").warning(
+        "--num-gpus %d, but CUDA is not available: running one process on the CPU", num_gpus
+    )
+    return 1
+
+
 def invoke_main() -> None:
     args = default_argument_parser().parse_args()
     launch(
         main,
-        args.num_gpus if torch.cuda.is_available() else 1,
+        worker_count(args.num_gpus),
         num_machines=args.num_machines,
         machine_rank=args.machine_rank,
         dist_url=args.dist_url,

@@ -238,3 +238,23 @@ def test_start_weights_check(tmp_path):
     check_start_weights(frozen, "", "MODEL.WEIGHTS", eval_only=False, resume_dir=str(tmp_path))
     with pytest.raises(ValueError, match="--eval-only needs weights: set train.init_checkpoint"):
         check_start_weights(trainable, "", "train.init_checkpoint", eval_only=True)
+
+
+def test_num_gpus_without_cuda_runs_one_process_and_says_so(monkeypatch, caplog):
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location(
+        "train_net", os.path.join(REPO_ROOT, "train_net.py")
+    )
+    train_net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_net)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with caplog.at_level("WARNING", logger="d2dense"):
+        assert train_net.worker_count(8) == 1
+    assert "--num-gpus 8" in caplog.text and "CUDA is not available" in caplog.text
+    caplog.clear()
+    assert train_net.worker_count(1) == 1 and not caplog.text
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train_net.worker_count(8) == 8
