@@ -109,6 +109,14 @@ class LoadedConfig:
         weights = self.weights if weights is None else weights
         if weights:
             DetectionCheckpointer(model).load(weights)
+            if str(weights).startswith("detectron2://ImageNetPretrained/"):
+                # a paper config's default: a classification backbone, not a trained detector
+                logger.warning(
+                    "%s: %s holds ImageNet backbone weights only, the detection head is randomly "
+                    "initialised; pass train.init_checkpoint= / MODEL.WEIGHTS of a trained model",
+                    self.path,
+                    weights,
+                )
         else:
             logger.warning("%s: no weights given, the model is randomly initialised", self.path)
         return model

@@ -282,3 +282,19 @@ def test_demo_refuses_inputs_that_would_overwrite_each_other(tmp_path):
             + ["--output", str(tmp_path / "out"), "--opts", *SMALL]
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_tools_warn_when_the_weights_are_only_an_imagenet_backbone(monkeypatch, caplog):
+    """A paper config's default train.init_checkpoint is detectron2's ImageNet classifier: the demo,
+    export and benchmark tools must say that the detection head is then random."""
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    loaded = load_config(os.path.join(CONFIG_DIR, "DeFCN/poto_R_50_FPN_3x.py"), ["scale=cpu"])
+    monkeypatch.setattr(DetectionCheckpointer, "load", lambda self, path, **kw: {})  # offline
+    with caplog.at_level(logging.WARNING, logger="d2dense.engine"):
+        loaded.build_model("detectron2://ImageNetPretrained/MSRA/R-50.pkl")
+    assert "ImageNet backbone weights only" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="d2dense.engine"):
+        loaded.build_model("output/run/model_final.pth")
+    assert "ImageNet" not in caplog.text
