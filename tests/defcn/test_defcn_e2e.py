@@ -37,7 +37,7 @@ class TestDeFCNCenterRule(DenseModelE2EMixin):
 
 
 class TestFCOSMaxFilterPostProcessing(DenseModelE2EMixin):
-    CONFIG_PATH = "DeFCN/fcos_wo_ctr_max_filter_pp_R_50_FPN_3x.py"
+    CONFIG_PATH = "DeFCN/fcos_max_filter_pp_R_50_FPN_3x.py"
 
 
 class TestDeFCNOneToManyWithAux(DenseModelE2EMixin):
