@@ -105,6 +105,15 @@ def check_exportable(model: nn.Module, allow_nms: bool = False) -> None:
     design is exported without NMS (its raw candidates, exactly as the PyTorch model returns)."""
     nms_thresh = getattr(model, "test_nms_thresh", None)
     name = type(model).__name__
+    spatial_nms = getattr(model, "test_spatial_nms", None)
+    if spatial_nms is not None:
+        # its greedy loop runs in numpy: a trace records the sample image's kept mask as a
+        # constant and applies it to every other image's candidates (allow_nms cannot help)
+        raise ValueError(
+            f"{name} has test_spatial_nms={spatial_nms} (DeFCN Table 2's NMS within a spatial "
+            "range), which cannot be traced: export it with model.test_spatial_nms=None (yacs "
+            "MODEL.FCOS.TEST_SPATIAL_NMS [])."
+        )
     if nms_thresh is not None and not allow_nms:
         raise ValueError(
             f"{name} runs NMS at test time (test_nms_thresh={nms_thresh}): the NMS-free export "

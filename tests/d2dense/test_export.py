@@ -177,6 +177,21 @@ def test_nms_model_is_refused_unless_allowed(tmp_path):
     assert d2export.onnx_nms_ops(path) == ["NonMaxSuppression"]
 
 
+def test_spatial_nms_model_is_refused(tmp_path):
+    """DeFCN Table 2's ranged NMS decides in numpy: a trace would replay the sample image's kept
+    mask on every input (with saturated top-k the shapes match and the output is silently wrong)."""
+    model = build_model(
+        "Baselines/fcos_wo_ctr_R_50_FPN_3x.py", overrides=["model.test_spatial_nms=[3,0.6]"]
+    ).eval()
+    image = torch.rand(3, 128, 160) * 255
+    for allow_nms in (False, True):
+        with pytest.raises(ValueError, match="test_spatial_nms"):
+            d2export.trace_model(model, image, allow_nms=allow_nms)
+        with pytest.raises(ValueError, match="test_spatial_nms"):
+            d2export.export_onnx(model, image, str(tmp_path / "m.onnx"), allow_nms=allow_nms)
+    assert not os.path.exists(tmp_path / "m.onnx")
+
+
 def test_compare_detections_matches_reordered_ties_and_flags_differences():
     e = {
         "boxes": torch.tensor([[0.0, 0, 10, 10], [5, 5, 20, 20], [1, 2, 3, 4]]),
