@@ -102,8 +102,8 @@ def suppress_within_spatial_range(
         kept = torch.zeros_like(flat, dtype=torch.bool)
         for i in range(n):
             cand = torch.nonzero(flat[i] > score_thresh).squeeze(1)
-            order = flat[i, cand].argsort(descending=True)[:topk_candidates]
-            cand = cand[order]
+            # the level's best candidates, best first (topk, as detectron2's decoding)
+            cand = cand[flat[i, cand].topk(min(topk_candidates, len(cand))).indices]
             cls, loc = cand // (h * w), cand % (h * w)
             y, x = loc // w, loc % w
             near = (
