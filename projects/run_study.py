@@ -101,7 +101,7 @@ def run_row(args, row, out_root):
     if resumed_at is not None:
         previous = read_json(started_file).get("cmd")
         # the interpreter may differ (another venv); the rest of the command is the row's identity
-        if previous is None or previous[1:] != cmd[1:]:
+        if previous is None or row_identity(previous) != row_identity(cmd):
             what = (
                 "an unknown command (no study_row.started.json)"
                 if previous is None
@@ -143,6 +143,21 @@ def run_row(args, row, out_root):
             f,
             indent=2,
         )
+
+
+def row_identity(cmd):
+    """What must match for a row to resume: the command less the interpreter (the venv may
+    differ), with ``train.output_dir`` as an absolute path (rows started before run_study made it
+    absolute recorded it relative to the repository root, where train_net runs)."""
+    prefix = "train.output_dir="
+    return [
+        (
+            prefix + os.path.normpath(os.path.join(REPO_ROOT, a[len(prefix) :]))
+            if a.startswith(prefix)
+            else a
+        )
+        for a in cmd[1:]
+    ]
 
 
 def newer_inputs(result_file, inputs):

@@ -122,6 +122,25 @@ def test_interrupted_row_resumes_from_its_last_checkpoint(tmp_path, monkeypatch)
     assert "resumed at it. 250" in run_study.wall_time(meta)
 
 
+def test_row_recorded_with_a_relative_output_dir_resumes(tmp_path, monkeypatch):
+    """Rows started before run_study made --output-dir absolute recorded train.output_dir relative
+    to the repository root (where train_net runs): the same row, so it resumes."""
+    run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
+    run_study.run_row(args, row, str(tmp_path))
+    out_dir = tmp_path / "FCOS"
+    started = json.loads((out_dir / "study_row.started.json").read_text())
+    relative = os.path.relpath(out_dir, REPO_ROOT)
+    started["cmd"] = [
+        f"train.output_dir={relative}" if a.startswith("train.output_dir=") else a
+        for a in started["cmd"]
+    ]
+    (out_dir / "study_row.started.json").write_text(json.dumps(started))
+    os.remove(out_dir / "study_row.json")
+    (out_dir / "last_checkpoint").write_text("model_0000249.pth")
+    run_study.run_row(args, row, str(tmp_path))
+    assert calls[-1][2] == "--resume"
+
+
 def test_interrupted_row_of_another_command_is_not_resumed(tmp_path, monkeypatch):
     run_study, calls, args, row = _resume_fixture(tmp_path, monkeypatch)
     run_study.run_row(args, row, str(tmp_path))
