@@ -18,6 +18,7 @@ from detectron2.modeling.meta_arch.fcos import FCOS as _UpstreamFCOS
 from detectron2.modeling.meta_arch.fcos import FCOSHead as _UpstreamFCOSHead
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
+from .box_regression import check_clamped_box_sides
 from .max_filter import keep_local_maxima_3d
 from .postprocess import detect_batch, detect_single_image, suppress_within_spatial_range
 
@@ -146,6 +147,16 @@ class FCOS(_UpstreamFCOS):
         pred_logits, pred_deltas, pred_centerness = self._split_predictions(predictions)
         anchors = self.anchor_generator(features)
         gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances)
+        labels = torch.stack(gt_labels)
+        positive = (labels >= 0) & (labels != self.num_classes)
+        check_clamped_box_sides(
+            torch.cat(pred_deltas, dim=1)[positive].detach(),
+            "fcos/clamped_box_sides",
+            "FCOS",
+            False,  # detectron2's Box2BoxTransformLinear: no gradient below zero
+            "Its boxes will be empty and dropped at inference; lower the learning rate or train "
+            "with gradient clipping.",
+        )
         if self.use_centerness:
             return self.losses(
                 anchors, pred_logits, gt_labels, pred_deltas, gt_boxes, pred_centerness

@@ -34,10 +34,10 @@ from detectron2.modeling.meta_arch.dense_detector import DenseDetector
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 from detectron2.structures import Boxes
 from detectron2.utils.events import get_event_storage
-from detectron2.utils.logger import log_every_n_seconds
 
 import matchcost
 from d2dense.modeling import FCOSHead, LinearBoxCoder, detect_batch, mean_over_workers
+from d2dense.modeling.box_regression import check_clamped_box_sides
 
 from .assignment import OneNetAssigner
 from .centernet import OneNetCenterNetHead
@@ -262,8 +262,13 @@ class OneNet(DenseDetector):
         num_pos = mean_over_workers(len(pred_boxes), pred_boxes.device)
         normalizer = self._ema_update("loss_normalizer", max(num_pos, 1.0), 100)
         if isinstance(self.box2box_transform, LinearBoxCoder):
-            self._check_clamped_sides(
-                cat([deltas[i, a.pred_inds] for i, a in enumerate(assignments)]).detach()
+            check_clamped_box_sides(
+                cat([deltas[i, a.pred_inds] for i, a in enumerate(assignments)]).detach(),
+                "onenet/clamped_box_sides",
+                "OneNet",
+                bool(self.box2box_transform.negative_grad_slope),
+                "Set model.box2box_transform.negative_grad_slope > 0 (yacs "
+                "MODEL.ONENET.BOX_NEGATIVE_GRAD_SLOPE) to let them recover.",
             )
 
         loss_cls = sigmoid_focal_loss_jit(
@@ -281,26 +286,6 @@ class OneNet(DenseDetector):
             "loss_onenet_l1": self.loss_weight_l1 * loss_l1 / normalizer,
             "loss_onenet_giou": self.loss_weight_giou * loss_giou / normalizer,
         }
-
-    def _check_clamped_sides(self, positive_deltas: torch.Tensor) -> None:
-        """Log the share of positive samples' ltrb outputs at or below 0 (decoded as 0 by the ReLU),
-        and warn when one side is clamped at every positive: with the ReLU's zero gradient that
-        side is dead and every box ends at its point on that side (LinearBoxCoder's docstring)."""
-        if len(positive_deltas) == 0:
-            return
-        clamped = (positive_deltas <= 0).float().mean(dim=0)  # per side l, t, r, b
-        get_event_storage().put_scalar("onenet/clamped_box_sides", float(clamped.mean()))
-        dead = [side for side, frac in zip("ltrb", clamped.tolist()) if frac == 1.0]
-        if dead and len(positive_deltas) >= 8 and not self.box2box_transform.negative_grad_slope:
-            log_every_n_seconds(
-                logging.WARNING,
-                f"OneNet: box side(s) {dead} are <= 0 at all {len(positive_deltas)} positives of "
-                "this batch; the ReLU decoding gives them no gradient (a dead side). Set "
-                "model.box2box_transform.negative_grad_slope > 0 (yacs "
-                "MODEL.ONENET.BOX_NEGATIVE_GRAD_SLOPE) to let them recover.",
-                n=60,
-                name=__name__,
-            )
 
     # ------------------------------------------------------------------------------ inference
     def forward_inference(self, images, features, predictions):

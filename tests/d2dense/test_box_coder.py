@@ -83,3 +83,30 @@ def test_cpu_variant_uses_the_slope_and_paper_configs_the_reference_relu():
     cpu = load_config("OneNet/fcos_o2o_loc_R_50_FPN_3x.py", scale="cpu")
     assert paper.model.box2box_transform.negative_grad_slope == 0.0
     assert cpu.model.box2box_transform.negative_grad_slope == 1.0
+
+
+def test_fcos_warns_when_a_box_side_is_dead_at_every_positive(caplog):
+    """detectron2's FCOS decoding has no gradient below zero: a side <= 0 at every positive is
+    dead, its boxes empty and dropped at inference (AP 0 with no error), so training says so."""
+    import logging
+
+    from detectron2.utils import logger as d2_logger
+    from detectron2.utils.events import EventStorage
+
+    from helpers import build_model, make_instances
+
+    model = build_model("Baselines/fcos_wo_ctr_R_50_FPN_3x.py", "cpu", ["model.num_classes=2"])
+    batch = [
+        {"image": torch.rand(3, 128, 160) * 255, "instances": make_instances(128, 160, b, [0, 1])}
+        for b in ([[10, 10, 90, 100], [60, 20, 150, 120]], [[5, 30, 70, 120], [80, 0, 160, 64]])
+    ]
+    for alive in (True, False):
+        torch.nn.init.zeros_(model.head.bbox_pred.weight)
+        torch.nn.init.constant_(model.head.bbox_pred.bias, 1.0 if alive else -1.0)
+        caplog.clear()
+        d2_logger._LOG_TIMER.clear()  # the warning is rate-limited per call site
+        with EventStorage() as storage, caplog.at_level(logging.WARNING):
+            model.train()(batch)
+        share = storage.latest()["fcos/clamped_box_sides"][0]
+        assert share == (0.0 if alive else 1.0)
+        assert ("dead side" in caplog.text) == (not alive)
