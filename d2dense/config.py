@@ -94,6 +94,12 @@ def add_fcos_config(cfg: CN) -> None:
     _C.MODEL.FCOS.TEST_SPATIAL_NMS = []
 
 
+def is_imagenet_backbone(weights) -> bool:
+    """Whether ``weights`` is one of detectron2's ImageNet classification checkpoints (a paper
+    config's default ``train.init_checkpoint``): a backbone, not a trained detector."""
+    return str(weights).startswith("detectron2://ImageNetPretrained/")
+
+
 def cpu_lr_multiplier(max_iter: int, warmup_iters: int = 100, decay_at: float = 0.8):
     """cpu-study.md schedule: linear warm-up over ``warmup_iters``, x0.1 at ``decay_at`` of training."""
     from fvcore.common.param_scheduler import MultiStepParamScheduler
@@ -184,7 +190,7 @@ def apply_scale(cfg: DictConfig, scale: Optional[str] = None) -> DictConfig:
         # a reduced backbone LR (YOLOF's 1/3, after DETR) is for an ImageNet-pretrained backbone;
         # the CPU variant trains its R18 from scratch, with the same LR as every compared model
         opt.params.lr_factor_func = None
-    if str(cfg.train.get("init_checkpoint", "")).startswith("detectron2://ImageNetPretrained/"):
+    if is_imagenet_backbone(cfg.train.get("init_checkpoint", "")):
         # the paper's ImageNet R50/R101 weights do not fit R18; a checkpoint the user gave
         # (e.g. step one of PSS two-step training) is kept
         cfg.train.init_checkpoint = ""

@@ -20,7 +20,7 @@ from detectron2.config import LazyConfig, get_cfg, instantiate
 from detectron2.data import MetadataCatalog
 from detectron2.data import transforms as T
 
-from .config import apply_scale
+from .config import apply_scale, is_imagenet_backbone
 from .utils import import_method_packages, yacs_config_adders
 
 __all__ = ["is_lazy_config", "resolve_device", "LoadedConfig", "load_config", "Predictor"]
@@ -109,7 +109,7 @@ class LoadedConfig:
         weights = self.weights if weights is None else weights
         if weights:
             DetectionCheckpointer(model).load(weights)
-            if str(weights).startswith("detectron2://ImageNetPretrained/"):
+            if is_imagenet_backbone(weights):
                 # a paper config's default: a classification backbone, not a trained detector
                 logger.warning(
                     "%s: %s holds ImageNet backbone weights only, the detection head is randomly "
@@ -137,9 +137,7 @@ def _reapply_overrides(cfg, opts: List[str], config_file: str) -> None:
         if parent and OmegaConf.select(cfg, parent, default=None) is None:
             why = f"it replaces {parent}"
         elif (
-            key == "train.init_checkpoint"
-            and cfg.scale != "paper"
-            and value.startswith("detectron2://ImageNetPretrained/")
+            key == "train.init_checkpoint" and cfg.scale != "paper" and is_imagenet_backbone(value)
         ):
             why = "it trains its backbone from scratch"
         else:

@@ -154,8 +154,8 @@ class FCOS(_UpstreamFCOS):
             "fcos/clamped_box_sides",
             "FCOS",
             False,  # detectron2's Box2BoxTransformLinear: no gradient below zero
-            "Its boxes will be empty and dropped at inference; lower the learning rate or train "
-            "with gradient clipping.",
+            "detectron2's FCOS decoding cannot revive it: its boxes will be empty and dropped at "
+            "inference (d2dense.modeling.LinearBoxCoder with negative_grad_slope > 0 could).",
         )
         if self.use_centerness:
             return self.losses(
