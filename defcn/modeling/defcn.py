@@ -31,7 +31,7 @@ from d2dense.modeling import (
 from .assignment import DeFCNAssigner
 from .head import DeFCNHead
 
-__all__ = ["DeFCN", "product_sigmoid_focal_loss"]
+__all__ = ["DeFCN", "auxiliary_focal_loss", "product_sigmoid_focal_loss"]
 
 
 def product_sigmoid_focal_loss(
@@ -50,6 +50,33 @@ def product_sigmoid_focal_loss(
     """
     log_p = F.logsigmoid(cls_logits) + F.logsigmoid(filter_logits)
     return focal_loss_from_log_probs(log_p, targets, alpha, gamma)
+
+
+def auxiliary_focal_loss(
+    detector: DenseDetector, logits: torch.Tensor, aux_classes: List[torch.Tensor]
+) -> torch.Tensor:
+    """Sec. 3.2.3's auxiliary loss (unweighted): sigmoid focal loss of the coarse classification
+    logits ``(N, R, K)`` against the one-to-many targets ``aux_classes`` (per image ``(R,)`` in
+    {0..K-1 fg, K bg, -1 ignore}), normalised by an EMA of its positives averaged over workers.
+
+    ``detector`` supplies ``num_classes``, ``focal_loss_alpha`` / ``_gamma`` and the EMA
+    (``_ema_update``); DeFCN and FCOS + Aux (Table 5) share it.
+    """
+    num_classes = detector.num_classes
+    aux_classes = torch.stack(aux_classes)
+    aux_valid = aux_classes >= 0
+    aux_pos = int((aux_valid & (aux_classes != num_classes)).sum())
+    aux_pos = mean_over_workers(aux_pos, aux_classes.device)
+    aux_norm = detector._ema_update("aux_loss_normalizer", max(aux_pos, 1.0), 100)
+    aux_targets = F.one_hot(aux_classes.clamp(min=0), num_classes + 1)[..., :-1]
+    loss = sigmoid_focal_loss_jit(
+        logits[aux_valid],
+        aux_targets[aux_valid].to(logits.dtype),
+        alpha=detector.focal_loss_alpha,
+        gamma=detector.focal_loss_gamma,
+        reduction="sum",
+    )
+    return loss / aux_norm
 
 
 @META_ARCH_REGISTRY.register()
@@ -277,21 +304,10 @@ class DeFCN(DenseDetector):
             "loss_defcn_loc": self.reg_loss_weight * loss_loc / normalizer,
         }
         if aux_classes is not None:
-            aux_classes = torch.stack(aux_classes)
-            aux_valid = aux_classes >= 0
-            aux_pos = int((aux_valid & (aux_classes != self.num_classes)).sum())
-            aux_pos = mean_over_workers(aux_pos, aux_classes.device)
-            aux_norm = self._ema_update("aux_loss_normalizer", max(aux_pos, 1.0), 100)
-            aux_targets = F.one_hot(aux_classes.clamp(min=0), self.num_classes + 1)[..., :-1]
             # Sec. 3.2.3: the auxiliary loss acts on the coarse (pre-3DMF) classification logits.
-            loss_aux = sigmoid_focal_loss_jit(
-                logits[aux_valid],
-                aux_targets[aux_valid].to(logits.dtype),
-                alpha=self.focal_loss_alpha,
-                gamma=self.focal_loss_gamma,
-                reduction="sum",
+            losses["loss_defcn_aux_cls"] = self.aux_loss_weight * auxiliary_focal_loss(
+                self, logits, aux_classes
             )
-            losses["loss_defcn_aux_cls"] = self.aux_loss_weight * loss_aux / aux_norm
         return losses
 
     # ------------------------------------------------------------------------------ inference

@@ -52,3 +52,7 @@ class TestDeFCNCrowdHumanNoGN(DenseModelE2EMixin):
         "model.head.filter_tau=4",
         "model.head.filter_kernel_size=5",
     )
+
+
+class TestFCOSWithAux(DenseModelE2EMixin):
+    CONFIG_PATH = "DeFCN/fcos_aux_R_50_FPN_3x.py"
