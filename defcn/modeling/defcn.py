@@ -31,7 +31,7 @@ from d2dense.modeling import (
 from .assignment import DeFCNAssigner
 from .head import DeFCNHead
 
-__all__ = ["DeFCN", "auxiliary_focal_loss", "product_sigmoid_focal_loss"]
+__all__ = ["DeFCN", "auxiliary_class_targets", "auxiliary_focal_loss", "product_sigmoid_focal_loss"]
 
 
 def product_sigmoid_focal_loss(
@@ -50,6 +50,28 @@ def product_sigmoid_focal_loss(
     """
     log_p = F.logsigmoid(cls_logits) + F.logsigmoid(filter_logits)
     return focal_loss_from_log_probs(log_p, targets, alpha, gamma)
+
+
+def auxiliary_class_targets(
+    assigner: DeFCNAssigner,
+    points: torch.Tensor,
+    num_points_per_level: List[int],
+    logits: torch.Tensor,
+    pred_boxes: torch.Tensor,
+    gt_instances,
+) -> torch.Tensor:
+    """One image's one-to-many targets ``(R,)`` of Sec. 3.2.3's rule, for
+    :func:`auxiliary_focal_loss`. The rule's quality reads the coarse score ``sigmoid(logits)``
+    (``(R, K)``, no 3DMF filter) and the decoded ``pred_boxes`` ``(R, 4)``."""
+    aux = assigner.auxiliary(
+        points=points,
+        num_points_per_level=num_points_per_level,
+        scores=logits.sigmoid(),
+        pred_boxes=pred_boxes,
+        gt_boxes=gt_instances.gt_boxes.tensor,
+        gt_classes=gt_instances.gt_classes,
+    )
+    return aux.class_targets(gt_instances.gt_classes, logits.shape[-1])
 
 
 def auxiliary_focal_loss(
@@ -249,16 +271,11 @@ class DeFCN(DenseDetector):
             num_pos += main.num_foreground
             num_unmatched += main.num_unmatched_gt
             if self.aux_loss_weight > 0:
-                aux_scores = logits[i].sigmoid()  # the aux quality uses the coarse score only
-                aux = self.assigner.auxiliary(
-                    points=points,
-                    num_points_per_level=num_points_per_level,
-                    scores=aux_scores,
-                    pred_boxes=pred_boxes,
-                    gt_boxes=inst.gt_boxes.tensor,
-                    gt_classes=inst.gt_classes,
+                aux_classes.append(
+                    auxiliary_class_targets(
+                        self.assigner, points, num_points_per_level, logits[i], pred_boxes, inst
+                    )
                 )
-                aux_classes.append(aux.class_targets(inst.gt_classes, self.num_classes))
         storage = get_event_storage()
         storage.put_scalar("defcn/num_pos_per_image", num_pos / max(len(gt_instances), 1))
         storage.put_scalar("defcn/num_unmatched_gt", num_unmatched)

@@ -16,7 +16,7 @@ from detectron2.structures import Boxes
 from d2dense.modeling import FCOS
 
 from .assignment import DeFCNAssigner
-from .defcn import auxiliary_focal_loss
+from .defcn import auxiliary_class_targets, auxiliary_focal_loss
 
 __all__ = ["FCOSAux"]
 
@@ -73,18 +73,19 @@ class FCOSAux(FCOS):
         anchors = self.anchor_generator(features)
         anchors_all = Boxes.cat(anchors)
         points = anchors_all.get_centers()
-        aux_classes = []
+        num_points_per_level = [len(a) for a in anchors]
         with torch.no_grad():
-            for i, inst in enumerate(gt_instances):
-                aux = self.aux_assigner.auxiliary(
-                    points=points,
-                    num_points_per_level=[len(a) for a in anchors],
-                    scores=logits[i].sigmoid(),
-                    pred_boxes=self.box2box_transform.apply_deltas(deltas[i], anchors_all.tensor),
-                    gt_boxes=inst.gt_boxes.tensor,
-                    gt_classes=inst.gt_classes,
+            aux_classes = [
+                auxiliary_class_targets(
+                    self.aux_assigner,
+                    points,
+                    num_points_per_level,
+                    logits[i],
+                    self.box2box_transform.apply_deltas(deltas[i], anchors_all.tensor),
+                    inst,
                 )
-                aux_classes.append(aux.class_targets(inst.gt_classes, self.num_classes))
+                for i, inst in enumerate(gt_instances)
+            ]
         losses["loss_fcos_aux_cls"] = self.aux_loss_weight * auxiliary_focal_loss(
             self, logits, aux_classes
         )
