@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Score-gap analysis of two trained OneNet models ("What Makes for End-to-End Object Detection?",
-Sec. 3.4: Definition 3.3 and Fig. 4), e.g. location cost only vs location + classification cost.
+Sec. 3.4: Definition 3.3 and Fig. 4), e.g. location cost only vs location + classification cost,
+both on the pre-defined location cost (the only difference between the two configs below).
 
     python projects/onenet_score_gap.py \\
         --model "loc. only" configs/OneNet/fcos_o2o_loc_R_50_FPN_3x.py out/loc/model_final.pth \\
-        --model "loc. + cls." configs/OneNet/fcos_o2o_cls_R_50_FPN_3x.py out/cls/model_final.pth \\
+        --model "loc. + cls." configs/OneNet/fcos_o2o_cls_predef_R_50_FPN_3x.py out/cls/model_final.pth \\
         --dataset pennfudan_val --output score_gap.png scale=cpu model.num_classes=1
 
 Per ground truth, the samples that detect it (box IoU >= ``--iou``, scored at its class) give the
