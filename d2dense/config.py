@@ -45,7 +45,8 @@ CPU_REGIMES = {
     "coco_mini": dict(train="coco_mini_train", test="coco_mini_val", num_classes=80, max_iter=3000),
     # coco_mini's person-only view (137 train / 87 val images): a second held-out person set next
     # to Penn-Fudan, with COCO's crowds and small people. One class. From scratch at CPU scale it
-    # is not learnt in 600 iterations (onenet/README.md); whether 1500 is enough is untested.
+    # is not learnt: AP < 1 at 600 iterations (onenet/README.md), AP < 2 at 1500 for RetinaNet,
+    # YOLOF, FCOS and FCOS_PSS (yolof/README.md, pss/README.md).
     "coco_mini_person": dict(
         train="coco_mini_person_train", test="coco_mini_person_val", num_classes=1, max_iter=1500
     ),
