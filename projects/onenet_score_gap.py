@@ -5,7 +5,8 @@ both on the pre-defined location cost (the only difference between the two confi
 
     python projects/onenet_score_gap.py \\
         --model "loc. only" configs/OneNet/fcos_o2o_loc_R_50_FPN_3x.py out/loc/model_final.pth \\
-        --model "loc. + cls." configs/OneNet/fcos_o2o_cls_predef_R_50_FPN_3x.py out/cls/model_final.pth \\
+        --model "loc. + cls." configs/OneNet/fcos_o2o_cls_predef_R_50_FPN_3x.py \\
+            out/cls/model_final.pth \\
         --dataset pennfudan_val --output score_gap.png scale=cpu model.num_classes=1
 
 Per ground truth, the samples that detect it (box IoU >= ``--iou``, scored at its class) give the
